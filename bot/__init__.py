@@ -1,0 +1,1 @@
+"""kajitori's Slack bot: commands, buttons and notifications. Depends on reconciler."""

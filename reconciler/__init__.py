@@ -1,0 +1,1 @@
+"""kajitori's GitOps engine. Knows nothing of Slack."""
