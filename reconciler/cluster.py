@@ -1,0 +1,403 @@
+"""The reconciler's edge to Kubernetes: the only module that imports ``kubernetes``.
+
+``Cluster`` wraps a ``kubernetes.client.ApiClient``. Discovery goes through
+``kubernetes.dynamic.DynamicClient`` (created on first use, so building a Cluster never
+touches the network): which resource serves a (group, kind), whether it is namespaced, and the
+preferred version; an unknown kind refreshes discovery once before it is reported, so CRDs
+installed after start-up are found. Reads and writes return plain dicts. Every
+``ApiException`` and urllib3 transport error is turned into ``ClusterError`` (or the
+subclasses in ``reconciler.cluster_protocol``) with the HTTP code, the Status reason and a
+message naming the object; Secret values are scrubbed from server messages.
+
+Thread-safe: discovery is serialised by a lock; requests share urllib3's connection pool.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import urllib3
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from kubernetes.client import ApiClient
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
+from kubernetes.dynamic.resource import Resource, ResourceList
+
+from reconciler.cluster_protocol import (
+    FIELD_MANAGER,
+    ConflictError,
+    PropagationPolicy,
+    UnknownKindError,
+    UnreachableError,
+)
+from reconciler.errors import ClusterError
+from reconciler.model import TRACKING_ANNOTATION, ResourceKey
+
+log = logging.getLogger(__name__)
+
+Objects = list[dict[str, Any]]
+
+# Kinds never worth scanning for tracked objects: numerous, short-lived, never in Git.
+_UNTRACKED_KINDS = frozenset({("", "Event"), ("events.k8s.io", "Event")})
+_LIST_PAGE = 500
+
+
+class Cluster:
+    """A Kubernetes API server, as ``reconciler.cluster_protocol.ClusterProtocol``."""
+
+    def __init__(self, api_client: ApiClient, *, request_timeout: float = 30.0) -> None:
+        self._api = api_client
+        self._timeout = request_timeout
+        self._lock = threading.RLock()
+        self._dynamic: Any = None
+        self._discovery_dir: tempfile.TemporaryDirectory[str] | None = None
+
+    @classmethod
+    def from_kubeconfig(cls, path: str | Path | None = None, context: str | None = None) -> Cluster:
+        """From a kubeconfig file (default: $KUBECONFIG or ~/.kube/config) and context."""
+        configuration = k8s_client.Configuration()
+        where = str(path) if path else "the default kubeconfig"
+        try:
+            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=str(path) if path else None,
+                context=context,
+                client_configuration=configuration,
+                persist_config=False,
+            )
+        except (ConfigException, OSError, ValueError) as exc:
+            what = f"context {context!r} of {where}" if context else where
+            raise ClusterError(f"cannot load {what}: {exc}") from None
+        return cls(k8s_client.ApiClient(configuration))
+
+    @classmethod
+    def in_cluster(cls) -> Cluster:
+        """From the service account mounted into the pod kajitori runs in."""
+        configuration = k8s_client.Configuration()
+        try:
+            k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
+                client_configuration=configuration
+            )
+        except ConfigException as exc:
+            raise ClusterError(f"not running inside a Kubernetes pod: {exc}") from None
+        return cls(k8s_client.ApiClient(configuration))
+
+    @property
+    def host(self) -> str:
+        return str(self._api.configuration.host)
+
+    def close(self) -> None:
+        """Release the connection pool and the discovery cache."""
+        self._api.close()  # type: ignore[no-untyped-call]
+        if self._discovery_dir is not None:
+            self._discovery_dir.cleanup()
+
+    # -- discovery -------------------------------------------------------------------------
+
+    def refresh_discovery(self) -> None:
+        """Forget what discovery knows (after CRDs were installed or removed)."""
+        with self._lock, self._errors("refresh API discovery", "the cluster"):
+            self._client().resources.invalidate_cache()
+
+    def is_namespaced(self, group: str, kind: str) -> bool | None:
+        try:
+            return bool(self._resource(group, kind).namespaced)
+        except UnknownKindError:
+            return None
+
+    def preferred_version(self, group: str, kind: str) -> str:
+        """The apiVersion (``group/version`` or ``v1``) the server prefers for a kind."""
+        return str(self._resource(group, kind).group_version)
+
+    def _client(self) -> Any:
+        if self._dynamic is None:
+            self._discovery_dir = tempfile.TemporaryDirectory(prefix="kajitori-discovery-")
+            cache = os.path.join(self._discovery_dir.name, "discovery.json")
+            self._dynamic = DynamicClient(  # type: ignore[no-untyped-call]
+                self._api, cache_file=cache
+            )
+        return self._dynamic
+
+    def _resource(self, group: str, kind: str, version: str | None = None) -> Any:
+        """The discovered Resource for (group, kind), in ``version`` or the preferred one."""
+        what = f"{kind}.{group}" if group else kind
+        with self._lock, self._errors("discover", what):
+            prefix = "apis" if group else "api"
+            try:
+                found = self._client().resources.search(
+                    prefix=prefix, group=group or None, api_version=version, kind=kind
+                )
+            except ResourceNotFoundError:
+                found = []
+        matches = [r for r in found if isinstance(r, Resource) and not isinstance(r, ResourceList)]
+        matches = [r for r in matches if r.kind == kind and (r.group or "") == group]
+        if version:
+            matches = [r for r in matches if r.api_version == version]
+        if not matches:
+            served = f"{group}/{version}" if version and group else (version or group or "v1")
+            raise UnknownKindError(
+                f"the cluster serves no kind {kind} in {served}", code=404, reason="NotFound"
+            )
+        preferred = [r for r in matches if r.preferred]
+        return (preferred or matches)[0]
+
+    def _resource_of(self, obj: Mapping[str, Any]) -> Any:
+        api_version = str(obj.get("apiVersion") or "")
+        kind = str(obj.get("kind") or "")
+        if not api_version or not kind:
+            raise ClusterError(f"{_describe(obj)} has no apiVersion or kind", code=400)
+        group, _, version = api_version.rpartition("/")
+        return self._resource(group, kind, version)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def get(self, key: ResourceKey, api_version: str | None = None) -> dict[str, Any] | None:
+        version = api_version.rpartition("/")[2] if api_version else None
+        resource = self._resource(key.group, key.kind, version)
+        namespace = key.namespace if resource.namespaced else None
+        path = resource.path(name=key.name, namespace=namespace)
+        try:
+            with self._errors("get", str(key)):
+                return _with_type(self._request("get", path), resource)
+        except ClusterError as exc:
+            if exc.code == 404:
+                return None
+            raise
+
+    def list(
+        self,
+        group: str,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        api_version: str | None = None,
+    ) -> Objects:
+        version = api_version.rpartition("/")[2] if api_version else None
+        resource = self._resource(group, kind, version)
+        scoped = namespace if resource.namespaced else None
+        try:
+            return self._list(resource, scoped, label_selector)
+        except ClusterError as exc:
+            if exc.code == 404 and scoped:
+                return []  # the namespace does not exist (yet)
+            raise
+
+    def list_tracked(self, app: str) -> Objects:
+        prefix = f"{app}:"
+        found: dict[str, dict[str, Any]] = {}
+        for resource in self._listable_resources():
+            try:
+                items = self._list(resource, None, None)
+            except ClusterError as exc:
+                if exc.code in (403, 404, 405, 410):
+                    log.debug("skipping %s while listing tracked objects: %s", resource.kind, exc)
+                    continue
+                raise
+            for item in items:
+                annotations = (item.get("metadata") or {}).get("annotations") or {}
+                if str(annotations.get(TRACKING_ANNOTATION, "")).startswith(prefix):
+                    uid = str(item["metadata"].get("uid") or id(item))
+                    found.setdefault(uid, item)
+        return list(found.values())
+
+    def _listable_resources(self) -> Sequence[Any]:
+        with self._lock, self._errors("discover", "the API resources"):
+            everything = self._client().resources.search()
+        chosen: dict[tuple[str, str], Any] = {}
+        for resource in everything:
+            if not isinstance(resource, Resource) or isinstance(resource, ResourceList):
+                continue
+            group = resource.group or ""
+            if "list" not in (resource.verbs or []) or (group, resource.kind) in _UNTRACKED_KINDS:
+                continue
+            current = chosen.get((group, resource.kind))
+            if current is None or (resource.preferred and not current.preferred):
+                chosen[(group, resource.kind)] = resource
+        return sorted(chosen.values(), key=lambda r: (r.group or "", r.kind))
+
+    def _list(self, resource: Any, namespace: str | None, label_selector: str | None) -> Objects:
+        path = resource.path(namespace=namespace)
+        items: Objects = []
+        token: str | None = None
+        where = f"{resource.kind} in namespace {namespace}" if namespace else resource.kind
+        with self._errors("list", where):
+            while True:
+                page = self._request(
+                    "get",
+                    path,
+                    label_selector=label_selector,
+                    limit=_LIST_PAGE,
+                    _continue=token,
+                )
+                items.extend(_with_type(item, resource) for item in page.get("items") or [])
+                token = (page.get("metadata") or {}).get("continue") or None
+                if not token:
+                    return items
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def apply(
+        self, obj: Mapping[str, Any], *, force: bool = False, dry_run: bool = False
+    ) -> dict[str, Any]:
+        try:
+            resource = self._resource_of(obj)
+        except UnknownKindError as error:
+            raise UnknownKindError(
+                f"apply {_describe(obj)}: {error}", code=error.code, reason=error.reason
+            ) from None
+        meta = obj.get("metadata") or {}
+        name = str(meta.get("name") or "")
+        if not name:
+            raise ClusterError(f"{_describe(obj)} has no metadata.name", code=400)
+        namespace = str(meta.get("namespace") or "") if resource.namespaced else None
+        if resource.namespaced and not namespace:
+            raise ClusterError(f"{_describe(obj)} is namespaced but has no namespace", code=400)
+        key = ResourceKey(resource.group or "", resource.kind, namespace or "", name)
+        action = "apply (dry run)" if dry_run else "apply"
+        body = dict(obj)
+        if not resource.namespaced and "namespace" in meta:
+            body["metadata"] = {k: v for k, v in meta.items() if k != "namespace"}
+        try:
+            with self._errors(action, str(key), secret=obj):
+                return _with_type(
+                    self._request(
+                        "patch",
+                        resource.path(name=name, namespace=namespace),
+                        body=body,
+                        content_type="application/apply-patch+yaml",
+                        field_manager=FIELD_MANAGER,
+                        force_conflicts=force,
+                        dry_run="All" if dry_run else None,
+                    ),
+                    resource,
+                )
+        except ClusterError as exc:
+            if exc.code == 404 and not isinstance(exc, UnknownKindError):
+                self._raise_if_kind_vanished(resource)
+            raise
+
+    def delete(
+        self,
+        key: ResourceKey,
+        *,
+        propagation: PropagationPolicy = "Foreground",
+        dry_run: bool = False,
+    ) -> bool:
+        resource = self._resource(key.group, key.kind)
+        namespace = key.namespace if resource.namespaced else None
+        path = resource.path(name=key.name, namespace=namespace)
+        try:
+            with self._errors("delete", str(key)):
+                self._request(
+                    "delete",
+                    path,
+                    propagation_policy=propagation,
+                    dry_run="All" if dry_run else None,
+                )
+        except ClusterError as exc:
+            if exc.code == 404:
+                return False
+            raise
+        return True
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **params: Any) -> dict[str, Any]:
+        params = {name: value for name, value in params.items() if value is not None}
+        response = self._client().request(
+            method, path, serialize=False, _request_timeout=self._timeout, **params
+        )
+        data = json.loads(response.data or b"{}")
+        return data if isinstance(data, dict) else {}
+
+    def _raise_if_kind_vanished(self, resource: Any) -> None:
+        self.refresh_discovery()
+        self._resource(resource.group or "", resource.kind, resource.api_version)
+
+    @contextmanager
+    def _errors(
+        self, action: str, what: str, secret: Mapping[str, Any] | None = None
+    ) -> Iterator[None]:
+        """Turn kubernetes and urllib3 errors raised inside into ClusterError."""
+        try:
+            yield
+        except ClusterError:
+            raise
+        except ApiException as exc:
+            code = int(exc.status or 0)
+            message, reason = _status_of(exc)
+            if secret is not None:
+                message = _scrub(message, secret)
+            error = ConflictError if code == 409 else ClusterError
+            raise error(f"{action} {what}: {message}", code=code, reason=reason) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise UnreachableError(
+                f"{action} {what}: cannot reach the Kubernetes API at {self.host} "
+                f"({type(exc).__name__})",
+                code=0,
+                reason="Unreachable",
+            ) from None
+        except ValueError as exc:  # raised by the client for a bad server address
+            raise UnreachableError(
+                f"{action} {what}: {exc}", code=0, reason="Unreachable"
+            ) from None
+
+
+def _with_type(obj: dict[str, Any], resource: Any) -> dict[str, Any]:
+    """List items come without apiVersion and kind; put them back."""
+    obj.setdefault("apiVersion", resource.group_version)
+    obj.setdefault("kind", resource.kind)
+    return obj
+
+
+def _status_of(exc: ApiException) -> tuple[str, str]:
+    """The message and reason of the Status body the server sent, if it sent one."""
+    body = exc.body
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    try:
+        status = json.loads(body) if body else {}
+    except ValueError:
+        status = {}
+    if isinstance(status, dict) and status.get("message"):
+        return str(status["message"]), str(status.get("reason") or exc.reason or "")
+    text = str(exc.reason or "") or f"HTTP {exc.status}"
+    return text, str(exc.reason or "")
+
+
+def _scrub(message: str, obj: Mapping[str, Any]) -> str:
+    """``message`` with any value of a Secret's data or stringData (and its decoding)
+    replaced, so no secret reaches a log or a chat message."""
+    if obj.get("kind") != "Secret":
+        return message
+    values: set[str] = set()
+    for field in ("data", "stringData"):
+        section = obj.get(field)
+        if isinstance(section, Mapping):
+            values.update(str(v) for v in section.values() if v)
+    for value in list(values):
+        with suppress(ValueError, UnicodeDecodeError):
+            values.add(base64.b64decode(value, validate=True).decode("utf-8"))
+    for value in sorted(values, key=len, reverse=True):
+        if len(value) >= 3:
+            message = message.replace(value, "***")
+    return message
+
+
+def _describe(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    kind = obj.get("kind") or "object"
+    name = meta.get("name") or meta.get("generateName") or "<unnamed>"
+    namespace = meta.get("namespace")
+    return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
