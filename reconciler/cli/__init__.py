@@ -14,6 +14,10 @@ import sys
 from collections.abc import Sequence
 
 COMMAND_MODULES: tuple[str, ...] = (
+    "reconciler.cli.check",
+    "reconciler.cli.render",
+    "reconciler.cli.health",
+    "reconciler.cli.diff",
     "sandbox.kube.cli",
 )
 
