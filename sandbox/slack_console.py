@@ -1,0 +1,165 @@
+"""The sandbox's web console: a browser page that looks like a Slack channel.
+
+Served at ``/`` of the Slack stand-in (``kajitori demo`` prints the address). It polls
+``/_sandbox/messages`` and draws what each channel shows: the bot's messages with their Block
+Kit content (header, section text and fields, context, buttons, dividers), "(edited)" marks,
+threads, files and the ephemerals of the person you act as. When the sandbox knows the bot's
+URL, the command box sends a signed slash command and the buttons send signed clicks through
+``/_sandbox/command`` and ``/_sandbox/click``. All text is inserted as text, never as HTML.
+"""
+
+from __future__ import annotations
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>kajitori · Slack sandbox</title>
+<style>
+body{margin:0;font:14px/1.45 system-ui,sans-serif;display:flex;height:100vh;color:#1d1c1d}
+nav{width:220px;background:#3f0e40;color:#cfc3cf;padding:12px;overflow:auto}
+nav h1{font-size:16px;color:#fff;margin:0 0 12px}
+nav a{display:block;color:inherit;padding:3px 6px;border-radius:4px;cursor:pointer}
+nav a.on{background:#1164a3;color:#fff}
+nav select{width:100%;margin-top:16px}
+main{flex:1;display:flex;flex-direction:column}
+#log{flex:1;overflow:auto;padding:12px 20px}
+.msg{padding:6px 0;border-bottom:1px solid #eee}
+.who{font-weight:700}.ts,.edited,.note{color:#777;font-size:12px;margin-left:6px}
+.eph{background:#f8f4e8;border-left:3px solid #e8a723;padding-left:8px}
+.thread{margin-left:28px;border-left:2px solid #ddd;padding-left:10px}
+.header{font-size:17px;font-weight:700;margin:4px 0}
+.fields{display:grid;grid-template-columns:1fr 1fr;gap:2px 16px}
+.context{color:#616061;font-size:12px}
+.text{white-space:pre-wrap}
+button{margin:4px 6px 0 0;padding:4px 10px;border:1px solid #bbb;border-radius:4px;
+background:#fff;cursor:pointer}
+button.primary{background:#007a5a;color:#fff;border-color:#007a5a}
+button.danger{background:#e01e5a;color:#fff;border-color:#e01e5a}
+pre{background:#f6f6f6;padding:6px;max-height:240px;overflow:auto}
+form{display:flex;padding:10px 20px;border-top:1px solid #ddd}
+form input{flex:1;padding:8px;font:inherit}
+#status{padding:0 20px 8px;color:#a00;font-size:12px}
+</style></head><body>
+<nav><h1>kajitori sandbox</h1><div id="channels"></div>
+<label>acting as<select id="user"></select></label></nav>
+<main><div id="log"></div><div id="status"></div>
+<form id="cmd"><input id="line" placeholder="/sync guestbook" autocomplete="off"></form></main>
+<script>
+let current = null, me = null, directory = null;
+const el = (tag, cls, text) => {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined && text !== null) e.textContent = text;
+  return e;
+};
+const textOf = (t) => (t && typeof t === "object") ? (t.text || "") : (t || "");
+const names = () => Object.fromEntries((directory ? directory.users : []).map(u => [u.id, u.name]));
+async function post(path, doc) {
+  const answer = await fetch(path, {method: "POST", body: JSON.stringify(doc)});
+  const body = await answer.json();
+  const odd = body.status && body.status !== 200;
+  document.getElementById("status").textContent =
+    body.ok ? (odd ? "bot answered " + body.status : "") : body.error;
+  refresh();
+}
+function blocks(list, ts) {
+  const box = el("div");
+  for (const b of list || []) {
+    if (b.type === "header") box.append(el("div", "header", textOf(b.text)));
+    else if (b.type === "section" || b.type === "markdown") {
+      if (b.text) box.append(el("div", "text", textOf(b.text)));
+      if (b.fields) {
+        const f = el("div", "fields");
+        for (const x of b.fields) f.append(el("div", "text", textOf(x)));
+        box.append(f);
+      }
+      if (b.accessory) box.append(elements([b.accessory], ts));
+    } else if (b.type === "context") {
+      box.append(el("div", "context", (b.elements || []).map(textOf).join("  ")));
+    } else if (b.type === "actions") box.append(elements(b.elements, ts));
+    else if (b.type === "divider") box.append(el("hr"));
+    else box.append(el("div", "note", "[" + b.type + " block]"));
+  }
+  return box;
+}
+function elements(list, ts) {
+  const row = el("div");
+  for (const e of list || []) {
+    if (e.type !== "button") { row.append(el("span", "note", "[" + e.type + "]")); continue; }
+    const btn = el("button", e.style || "", textOf(e.text));
+    btn.onclick = () => {
+      if (e.confirm && !window.confirm(textOf(e.confirm.text))) return;
+      post("/_sandbox/click", {channel: current, ts: ts, action_id: e.action_id, user_id: me});
+    };
+    row.append(btn);
+  }
+  return row;
+}
+function message(m, cls) {
+  const n = names(), box = el("div", "msg " + (cls || ""));
+  const head = el("div");
+  head.append(el("span", "who", n[m.user] || m.user || "kajitori"));
+  head.append(el("span", "ts", new Date(parseFloat(m.ts) * 1000).toLocaleTimeString()));
+  if (m.edited) head.append(el("span", "edited", "(edited)"));
+  if (m.to) head.append(el("span", "note", "only visible to " + (n[m.to] || m.to)));
+  if (m.deleted) head.append(el("span", "note", "This message was deleted."));
+  box.append(head);
+  if (m.text && !(m.blocks && m.blocks.length)) box.append(el("div", "text", m.text));
+  box.append(blocks(m.blocks, m.ts));
+  for (const f of m.files || []) {
+    box.append(el("div", "note", "file: " + f.title + " (" + f.size + " bytes)"));
+    if (f.content) box.append(el("pre", "", f.content));
+  }
+  if (m.replies && m.replies.length) {
+    const t = el("div", "thread");
+    for (const r of m.replies) t.append(message(r));
+    box.append(t);
+  }
+  return box;
+}
+async function refresh() {
+  if (!directory) directory = await (await fetch("/_sandbox/directory")).json();
+  const view = await (await fetch("/_sandbox/messages")).json();
+  const nav = document.getElementById("channels");
+  nav.replaceChildren();
+  for (const [id, c] of Object.entries(view.channels)) {
+    if (!current) current = id;
+    const a = el("a", id === current ? "on" : "", (c.is_im ? "@" : "#") + c.name);
+    a.onclick = () => { current = id; refresh(); };
+    nav.append(a);
+  }
+  const log = document.getElementById("log"), ch = view.channels[current];
+  const atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  log.replaceChildren();
+  for (const m of ch.messages) log.append(message(m));
+  for (const e of ch.ephemerals) if (e.to === me && !e.deleted) log.append(message(e, "eph"));
+  if (atEnd) log.scrollTop = log.scrollHeight;
+}
+async function start() {
+  directory = await (await fetch("/_sandbox/directory")).json();
+  const pick = document.getElementById("user");
+  for (const u of directory.users) {
+    if (u.is_bot) continue;
+    const o = el("option", "", u.real_name); o.value = u.id; pick.append(o);
+  }
+  me = pick.value;
+  pick.onchange = () => { me = pick.value; refresh(); };
+  document.getElementById("cmd").onsubmit = (ev) => {
+    ev.preventDefault();
+    const line = document.getElementById("line").value.trim();
+    if (!line) return;
+    const space = line.indexOf(" ");
+    const command = space < 0 ? line : line.slice(0, space);
+    const text = space < 0 ? "" : line.slice(space + 1);
+    document.getElementById("line").value = "";
+    post("/_sandbox/command", {command, text, user_id: me, channel_id: current});
+  };
+  refresh();
+  setInterval(refresh, 1000);
+}
+start();
+</script></body></html>
+"""
+
+
+def console_page() -> bytes:
+    """The console's HTML (static; the page fetches everything it shows)."""
+    return _PAGE.encode("utf-8")
