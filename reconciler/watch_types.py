@@ -1,0 +1,108 @@
+"""The vocabulary between the live cache and the Kubernetes watch edge.
+
+``reconciler.livecache.LiveCache`` is written against ``WatchSource`` so it never imports
+``kubernetes``; ``reconciler.cluster_watch.ClusterWatch`` implements it over the real client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
+
+from reconciler.errors import ClusterError
+
+ADDED: Final = "ADDED"
+MODIFIED: Final = "MODIFIED"
+DELETED: Final = "DELETED"
+BOOKMARK: Final = "BOOKMARK"
+
+
+@dataclass(frozen=True)
+class WatchedResource:
+    """One API resource as discovery describes it: (group, version, plural) and its kind."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def __str__(self) -> str:
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+
+@dataclass(frozen=True)
+class ListResult:
+    """A complete list of one resource and the resourceVersion to watch from."""
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    resource_version: str = ""
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """One watch event: ADDED, MODIFIED, DELETED or BOOKMARK (``obj`` is then a stub), with
+    the resourceVersion to resume from after it."""
+
+    type: str
+    obj: dict[str, Any]
+    resource_version: str
+
+
+class WatchExpired(ClusterError):
+    """410 Gone: the server no longer has events from the requested resourceVersion (or a
+    list's continue token expired). The only way on is a fresh list."""
+
+
+class WatchStream(Protocol):
+    """An open watch. Iterating blocks until the next event; the iteration ends when the
+    server ends the watch (its timeout) and raises ClusterError when it breaks
+    (WatchExpired for 410 Gone). ``close()`` may be called from another thread and makes the
+    iteration end quietly."""
+
+    def __iter__(self) -> Iterator[WatchEvent]: ...
+
+    def close(self) -> None: ...
+
+
+class WatchSource(Protocol):
+    """List and watch for the live cache. Errors are ClusterError (UnknownKindError when the
+    cluster serves no such kind)."""
+
+    def resolve(self, group: str, kind: str) -> WatchedResource:
+        """The preferred resource serving (group, kind)."""
+        ...
+
+    def refresh_discovery(self) -> None:
+        """Forget discovery, so a CRD installed since is found."""
+        ...
+
+    def list(self, resource: WatchedResource) -> ListResult:
+        """Every object of ``resource`` in all namespaces, as one consistent snapshot."""
+        ...
+
+    def watch(
+        self, resource: WatchedResource, resource_version: str, timeout_seconds: float
+    ) -> WatchStream:
+        """Changes after ``resource_version``; the server ends the watch after
+        ``timeout_seconds``."""
+        ...
+
+
+__all__ = [
+    "ADDED",
+    "BOOKMARK",
+    "DELETED",
+    "MODIFIED",
+    "ListResult",
+    "WatchEvent",
+    "WatchExpired",
+    "WatchSource",
+    "WatchStream",
+    "WatchedResource",
+]
