@@ -18,6 +18,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "reconciler.cli.render",
     "reconciler.cli.health",
     "reconciler.cli.diff",
+    "reconciler.cli.sync",
+    "reconciler.cli.history",
     "sandbox.kube.cli",
 )
 
