@@ -23,6 +23,7 @@ from reconciler.health_types import ORDER, Health, HealthStatus, rank
 
 __all__ = [
     "HOOK_FINALIZER",
+    "HOOK_FINALIZERS",
     "ORDER",
     "Health",
     "HealthStatus",
@@ -33,9 +34,13 @@ __all__ = [
 ]
 
 HOOK_FINALIZER: Final = "argocd.argoproj.io/hook-finalizer"
-"""Finalizer the sync engine keeps on a running hook. A hook being deleted while it still
-carries it is judged on its real state rather than "Pending deletion", so that the sync can
-still read whether the hook succeeded."""
+"""Argo CD's finalizer on a running hook (objects an Argo CD sync left behind carry it)."""
+
+HOOK_FINALIZERS: Final = (HOOK_FINALIZER, "kajitori.dev/hook-finalizer")
+"""Finalizers a sync engine keeps on a running hook: Argo CD's and kajitori's own
+(``reconciler.hooks.HOOK_FINALIZER``). A hook being deleted while it still carries one is
+judged on its real state rather than "Pending deletion", so that the sync can still read
+whether the hook succeeded."""
 
 Check = Callable[[Mapping[str, Any]], Health]
 
@@ -90,7 +95,8 @@ def _pending_deletion(obj: Mapping[str, Any]) -> bool:
     metadata = mapping(obj, "metadata")
     if metadata.get("deletionTimestamp") is None:
         return False
-    return HOOK_FINALIZER not in sequence(metadata, "finalizers")
+    finalizers = sequence(metadata, "finalizers")
+    return not any(name in finalizers for name in HOOK_FINALIZERS)
 
 
 def assess(obj: dict[str, Any]) -> Health | None:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from reconciler.health import assess
-from reconciler.hooks import HOOK_FINALIZER
 from reconciler.plan_types import Task
 from reconciler.sync_types import (
     FAILED,
@@ -59,7 +58,7 @@ class SyncEvent:
 def hook_progress(live: Mapping[str, Any]) -> tuple[str, str]:
     """(hookPhase, message) of a live hook object."""
     name = str((live.get("metadata") or {}).get("name", ""))
-    health = assess(_judged(live))
+    health = assess(dict(live))
     if health is None:
         return SUCCEEDED, f"{name} created"
     if health.status == "Healthy":
@@ -80,17 +79,6 @@ def resource_progress(live: Mapping[str, Any]) -> tuple[str, str] | None:
     if health.status == "Degraded":
         return FAILED, health.message or f"{live.get('kind')} is degraded"
     return None
-
-
-def _judged(live: Mapping[str, Any]) -> dict[str, Any]:
-    """The object health is read from: a hook kept by the hook finalizer is judged as if it
-    were not being deleted."""
-    meta = live.get("metadata") or {}
-    if meta.get("deletionTimestamp") and HOOK_FINALIZER in (meta.get("finalizers") or []):
-        copied = dict(live)
-        copied["metadata"] = {k: v for k, v in meta.items() if k != "deletionTimestamp"}
-        return copied
-    return dict(live)
 
 
 def task_label(task: Task) -> str:

@@ -318,3 +318,9 @@ def test_aggregate_over_assessed_fixtures() -> None:
     assert aggregate(assess(load(name)) for name in names) == "Suspended"
     assert aggregate([Health("Missing"), Health("Degraded"), Health("Progressing")]) == "Degraded"
     assert aggregate([Health("Unknown"), Health("Degraded")]) == "Unknown"
+
+
+def test_a_hook_held_by_kajitoris_finalizer_is_judged_on_its_state() -> None:
+    job = load("job-hook-deleting")
+    job["metadata"]["finalizers"] = ["kajitori.dev/hook-finalizer"]
+    assert assess(job) == assess({**job, "metadata": {"name": "x"}})
