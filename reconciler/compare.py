@@ -307,9 +307,10 @@ class _Comparer:
         self, key: ResourceKey, sent: dict[str, Any], live: dict[str, Any]
     ) -> tuple[dict[str, Any], str]:
         """The server's prediction of live after applying ``sent``, and a note if it refused.
-        Cached only when the prediction starts from the very version of ``live``."""
+        Cached only when the prediction starts from the very version of ``live``. A cached
+        prediction is the cache's own object: read it, never change it."""
         cache_key = DryRunCache.key(key, sent, resource_version(live))
-        cached = self.cache.get(cache_key)
+        cached = self.cache.get_shared(cache_key)  # read-only: diff never changes it
         if cached is not None:
             return cached, ""
         try:

@@ -6,7 +6,6 @@ controller, notifications, the bot) need not import the comparison machinery.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import threading
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from reconciler.health import Health
+from reconciler.jsoncopy import json_copy
 from reconciler.model import ResourceKey
 
 COMPARISON_ERROR: Final = "ComparisonError"
@@ -97,6 +97,16 @@ class DryRunCache:
         return resource, hashlib.sha256(encoded.encode("utf-8")).hexdigest(), live_version
 
     def get(self, key: tuple[ResourceKey, str, str]) -> dict[str, Any] | None:
+        """The cached prediction for ``key`` as a copy the caller may change; None (a miss)
+        when absent."""
+        found = self.get_shared(key)
+        return json_copy(found) if found is not None else None
+
+    def get_shared(self, key: tuple[ResourceKey, str, str]) -> dict[str, Any] | None:
+        """Like ``get`` but without the copy: the cached object itself, which the caller must
+        treat as read-only (a comparison only reads it: ``diff`` never changes its arguments).
+        The cache never changes a stored object, it only replaces or drops it, so the object
+        stays valid after later puts."""
         with self._lock:
             found = self._entries.get(key)
             if found is None:
@@ -104,11 +114,13 @@ class DryRunCache:
                 return None
             self._entries.move_to_end(key)
             self.hits += 1
-            return copy.deepcopy(found)
+            return found
 
     def put(self, key: tuple[ResourceKey, str, str], predicted: Mapping[str, Any]) -> None:
+        """Remember ``predicted`` (a copy of it: the caller keeps its object) under ``key``."""
+        stored = json_copy(dict(predicted))
         with self._lock:
-            self._entries[key] = copy.deepcopy(dict(predicted))
+            self._entries[key] = stored
             self._entries.move_to_end(key)
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)

@@ -21,7 +21,6 @@ never mutated.
 from __future__ import annotations
 
 import base64
-import copy
 import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +28,8 @@ from typing import Any, Final, TypeGuard
 
 import yaml
 
-from reconciler.diff_ignore import copy_managed_fields, managers_of, remove_ignored, rules_for
+from reconciler.diff_ignore import managers_of, merge_managed_fields, rules_for, strip_ignored
+from reconciler.jsoncopy import json_copy
 from reconciler.model import (
     LAST_APPLIED_ANNOTATION,
     TRACKING_ANNOTATION,
@@ -78,25 +78,36 @@ def normalize(obj: Mapping[str, Any], *, keep_status: bool = False) -> dict[str,
     Drops metadata.{managedFields, resourceVersion, uid, generation, creationTimestamp,
     selfLink}, ``status`` (unless ``keep_status``), the last-applied and tracking annotations
     and then-empty labels/annotations maps; folds a Secret's stringData into base64 data and
-    turns null data values into "" (what the API server stores)."""
-    result = copy.deepcopy(dict(obj))
-    if not keep_status:
-        result.pop("status", None)
-    meta = result.get("metadata")
-    if isinstance(meta, dict):
-        for name in SERVER_SET_METADATA:
-            meta.pop(name, None)
-        annotations = meta.get("annotations")
-        if isinstance(annotations, dict):
-            for name in DROPPED_ANNOTATIONS:
-                annotations.pop(name, None)
-        for name in ("annotations", "labels"):
-            if name in meta and not meta[name]:
-                del meta[name]
-        if not meta:
-            del result["metadata"]
+    turns null data values into "" (what the API server stores). The copy is built without
+    the dropped fields (``managedFields`` is often half of a live object), so they are never
+    copied; ``obj`` is not changed."""
+    result: dict[str, Any] = {}
+    for name, value in obj.items():
+        if name == "status" and not keep_status:
+            continue
+        if name == "metadata" and isinstance(value, dict):
+            meta = _normalized_metadata(value)
+            if meta:
+                result[name] = meta
+            continue
+        result[name] = json_copy(value)
     if _is_secret(result):
         _fold_string_data(result)
+    return result
+
+
+def _normalized_metadata(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``metadata`` without server-set fields, kajitori's annotations and then-empty
+    labels/annotations."""
+    result: dict[str, Any] = {}
+    for name, value in meta.items():
+        if name in SERVER_SET_METADATA:
+            continue
+        if name == "annotations" and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if k not in DROPPED_ANNOTATIONS}
+        if name in ("annotations", "labels") and not value:
+            continue
+        result[name] = json_copy(value)
     return result
 
 
@@ -107,11 +118,19 @@ def mask_secret_data(
 
     Per key, the first distinct value seen gets ``++++++++``, the next a mask four characters
     longer, and so on, so equal values still look equal and a changed value still shows as a
-    change, while no value (nor its length) ever appears. Non-Secrets pass through copied."""
-    sides = [copy.deepcopy(dict(obj)) if obj is not None else None for obj in (desired, live)]
-    secrets = [side for side in sides if side is not None and _is_secret(side)]
+    change, while no value (nor its length) ever appears. Non-Secrets pass through copied;
+    the arguments are not changed."""
+    copied_desired = json_copy(dict(desired)) if desired is not None else None
+    copied_live = json_copy(dict(live)) if live is not None else None
+    _mask_in_place(copied_desired, copied_live)
+    return copied_desired, copied_live
+
+
+def _mask_in_place(desired: dict[str, Any] | None, live: dict[str, Any] | None) -> None:
+    """``mask_secret_data`` on private copies: masks the Secret sides where they are."""
+    secrets = [side for side in (desired, live) if side is not None and _is_secret(side)]
     if not secrets:
-        return sides[0], sides[1]
+        return
     for side in secrets:
         _fold_string_data(side)
     datas = [side["data"] for side in secrets if isinstance(side.get("data"), dict)]
@@ -123,7 +142,6 @@ def mask_secret_data(
                 if value not in masks:
                     masks[value] = MASK + _MASK_STEP * len(masks)
                 data[key] = masks[value]
-    return sides[0], sides[1]
 
 
 def unified_diff(
@@ -161,13 +179,15 @@ def diff(
     matching = rules_for(rules, resource)
     managers = managers_of(matching)
     if desired is not None and live is not None and managers:
-        desired = copy_managed_fields(desired, live, managers)
-    sides = [
-        remove_ignored(normalize(obj), matching) if obj is not None else None
-        for obj in (desired, live)
-    ]
+        desired = merge_managed_fields(desired, live, managers)
+    # Each side is copied once, by normalize; the later steps work on that private copy.
+    sides = [normalize(obj) if obj is not None else None for obj in (desired, live)]
+    for side in sides:
+        if side is not None and matching:
+            strip_ignored(side, matching)
     modified = desired is None or live is None or sides[0] != sides[1]
-    masked_desired, masked_live = mask_secret_data(sides[0], sides[1])
+    masked_desired, masked_live = sides
+    _mask_in_place(masked_desired, masked_live)
     text = unified_diff(resource, masked_live, masked_desired) if modified else ""
     return DiffResult(modified, masked_desired, masked_live, text)
 
@@ -177,7 +197,7 @@ def overlay(live: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, An
     maps merge recursively, lists of named items merge by name, other lists and scalars are
     replaced. Used only when the server-side dry-run cannot be had, to still show people
     what differs; it knows neither defaults nor field ownership."""
-    result = copy.deepcopy(dict(live))
+    result = json_copy(dict(live))
     for name, value in desired.items():
         current = result.get(name)
         if isinstance(value, Mapping) and isinstance(current, Mapping):
@@ -186,10 +206,10 @@ def overlay(live: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, An
             by_name = {item["name"]: item for item in current}
             result[name] = [
                 overlay(by_name[item["name"]], item) if item["name"] in by_name else item
-                for item in copy.deepcopy(value)
+                for item in json_copy(value)
             ]
         else:
-            result[name] = copy.deepcopy(value)
+            result[name] = json_copy(value)
     return result
 
 

@@ -9,12 +9,12 @@ Three kinds of rule, as in Argo CD:
   (per its ``metadata.managedFields``) into the desired object, so the desired state agrees
   with whatever, say, an HPA or a mutating controller wrote there.
 
-Pure functions over plain dicts; inputs are never mutated.
+Pure functions over plain dicts; inputs are never mutated, except by ``strip_ignored``, which
+exists to edit a copy its caller already owns.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from fnmatch import fnmatchcase
@@ -22,6 +22,7 @@ from typing import Any
 
 from reconciler.diff_jq import compile_path_expression
 from reconciler.errors import ComparisonError
+from reconciler.jsoncopy import json_copy
 from reconciler.model import IgnoreDifferences, ResourceKey
 
 
@@ -38,14 +39,21 @@ def rules_for(rules: Iterable[IgnoreDifferences], key: ResourceKey) -> list[Igno
 
 
 def remove_ignored(obj: Mapping[str, Any], rules: Sequence[IgnoreDifferences]) -> dict[str, Any]:
-    """``obj`` without the fields the rules' jsonPointers and jqPathExpressions name."""
-    result = copy.deepcopy(dict(obj))
+    """``obj`` without the fields the rules' jsonPointers and jqPathExpressions name (a copy;
+    ``obj`` is not changed)."""
+    result = json_copy(dict(obj))
+    strip_ignored(result, rules)
+    return result
+
+
+def strip_ignored(obj: dict[str, Any], rules: Sequence[IgnoreDifferences]) -> None:
+    """``remove_ignored`` in place, for a caller that already holds a private copy (``diff``
+    copies each side once and works on that copy)."""
     for rule in rules:
         for pointer in rule.json_pointers:
-            _remove_pointer(result, pointer)
+            _remove_pointer(obj, pointer)
         for expression in rule.jq_path_expressions:
-            compile_path_expression(expression).delete_from(result)
-    return result
+            compile_path_expression(expression).delete_from(obj)
 
 
 def managers_of(rules: Sequence[IgnoreDifferences]) -> frozenset[str]:
@@ -56,7 +64,18 @@ def copy_managed_fields(
     desired: Mapping[str, Any], live: Mapping[str, Any], managers: Collection[str]
 ) -> dict[str, Any]:
     """``desired`` with every field owned by one of ``managers`` in ``live`` taken from
-    ``live`` (and dropped when live no longer has it)."""
+    ``live`` (and dropped when live no longer has it). A new tree sharing nothing with the
+    arguments, which are not changed."""
+    return json_copy(merge_managed_fields(desired, live, managers))
+
+
+def merge_managed_fields(
+    desired: Mapping[str, Any], live: Mapping[str, Any], managers: Collection[str]
+) -> dict[str, Any]:
+    """What ``copy_managed_fields`` returns, without the final copy: the result is a new
+    top-level dict but may share unchanged parts with ``desired`` and ``live``, so it must be
+    copied before anything changes it (``diff`` normalises it, which copies). The arguments are
+    not changed."""
     owned: dict[str, Any] = {}
     entries = (live.get("metadata") or {}).get("managedFields") or []
     for entry in entries:
@@ -64,7 +83,7 @@ def copy_managed_fields(
             fields = entry.get("fieldsV1")
             if isinstance(fields, Mapping):
                 _union(owned, fields)
-    result = copy.deepcopy(dict(desired))
+    result = dict(desired)
     if not owned:
         return result
     merged = _take_owned(owned, live, result)
@@ -121,7 +140,7 @@ def _take_owned(fields: Mapping[str, Any], live: Any, desired: Any) -> Any:
         return _take_owned_map(fields, live, desired)
     if isinstance(live, list):
         return _take_owned_list(fields, live, desired)
-    return copy.deepcopy(live)
+    return live
 
 
 def _take_owned_map(fields: Mapping[str, Any], live: dict[str, Any], desired: Any) -> Any:
@@ -137,7 +156,7 @@ def _take_owned_map(fields: Mapping[str, Any], live: dict[str, Any], desired: An
         if children:
             result[field] = _take_owned(children, live[field], result.get(field))
         else:
-            result[field] = copy.deepcopy(live[field])
+            result[field] = live[field]
     return result
 
 
@@ -150,14 +169,14 @@ def _take_owned_list(fields: Mapping[str, Any], live: list[Any], desired: Any) -
         elif prefix == "v":
             value = json.loads(raw)
             if value in live and value not in result:
-                result.append(copy.deepcopy(value))
+                result.append(value)
         elif prefix == "i" and raw.isdigit() and int(raw) < len(live):
             index = int(raw)
             item = _take_owned(_children(sub), live[index], None) if _children(sub) else live[index]
             if index < len(result):
-                result[index] = copy.deepcopy(item)
+                result[index] = item
             else:
-                result.append(copy.deepcopy(item))
+                result.append(item)
     return result
 
 
@@ -171,7 +190,7 @@ def _take_keyed_item(
             del result[position]
         return
     current = result[position] if position is not None else dict(keys)
-    item = _take_owned(children, live_item, current) if children else copy.deepcopy(live_item)
+    item = _take_owned(children, live_item, current) if children else live_item
     if position is None:
         result.append(item)
     else:

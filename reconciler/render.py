@@ -17,7 +17,7 @@ from reconciler.errors import RenderError
 from reconciler.model import ApplicationSource, DirectorySource
 from reconciler.render_directory import CHART_FILE, KUSTOMIZATION_FILES, render_directory
 from reconciler.render_helm import render_helm
-from reconciler.render_kustomize import render_kustomize
+from reconciler.render_kustomize import kustomize_reach, render_kustomize
 
 SourceType = Literal["Directory", "Kustomize", "Helm"]
 DIRECTORY: Final = "Directory"
@@ -52,10 +52,14 @@ def detect_source_type(source: ApplicationSource, files: Mapping[str, bytes]) ->
 
 def needs_repository(source: ApplicationSource, files: Mapping[str, bytes]) -> bool:
     """Whether rendering may read files outside the app's path (Kustomize bases such as
-    ``../base``, Helm value files outside the chart), so the caller should pass them all."""
+    ``../base``, Helm value files outside the chart), so the caller should pass them all.
+
+    ``files`` are the path's own files (keys relative to it). A Kustomize source needs the
+    repository only when its kustomization, or one in a folder it names, refers to something
+    outside the path, or to something that cannot be resolved statically."""
     kind = detect_source_type(source, files)
     if kind == KUSTOMIZE:
-        return True
+        return kustomize_reach(files, ".") is None
     if kind == HELM and source.helm is not None:
         return any(name.startswith(("../", "/")) for name in source.helm.value_files)
     return False

@@ -19,7 +19,7 @@ from reconciler.model import (
     KustomizeSource,
 )
 from reconciler.render import render
-from reconciler.render_kustomize import apply_options, parse_image
+from reconciler.render_kustomize import apply_options, parse_image, reachable_files
 from reconciler.source import GitSource
 
 CHART = {
@@ -182,3 +182,104 @@ def test_files_outside_the_path_through_the_loader(tmp_path: Path) -> None:
     config_map = next(o for o in chart if o["kind"] == "ConfigMap")
     assert config_map["data"] == {"greeting": "bonjour"}
     source.close()
+
+
+LAYERED = {
+    "apps/shop/overlays/prod/kustomization.yaml": (
+        "resources:\n- ../../../../bases/web\nnamePrefix: prod-\n"
+        "patches:\n- path: replicas.yaml\n"
+        "configMapGenerator:\n- name: settings\n  files:\n  - app.ini\n"
+    ),
+    "apps/shop/overlays/prod/replicas.yaml": (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 3\n"
+    ),
+    "apps/shop/overlays/prod/app.ini": "workers=4\n",
+    "bases/web/kustomization.yaml": (
+        "resources:\n- deployment.yaml\ncomponents:\n- ../../components/team\n"
+    ),
+    "bases/web/deployment.yaml": (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n"
+        "  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n"
+        "    spec:\n      containers: [{name: web, image: 'nginx:1.27'}]\n"
+    ),
+    "components/team/kustomization.yaml": (
+        "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n"
+        "commonAnnotations:\n  team: payments\n"
+    ),
+    "unrelated/broken/kustomization.yaml": "resources: [\n",
+    **{
+        f"unrelated/bulk/cm-{i}.yaml": f"kind: ConfigMap\nmetadata: {{name: c{i}}}\n"
+        for i in range(50)
+    },
+}
+
+
+def commit_tree(work: Path, files: dict[str, str], message: str) -> None:
+    for name, text in files.items():
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
+        (work / name).write_text(text)
+    git = ["git", "-c", "user.name=T", "-c", "user.email=t@example.org", "-C", str(work)]
+    if not (work / ".git").exists():
+        subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", message], check=True)
+
+
+def test_a_base_and_its_component_outside_the_path_through_the_loader(tmp_path: Path) -> None:
+    """Only the overlay, the base it names and the component the base names are written for
+    kubectl; they still come from the app's commit, and a change to the component (outside
+    the app's path) shows at the next commit."""
+    work = tmp_path / "work"
+    commit_tree(work, LAYERED, "layered")
+    source = ApplicationSource(repo_url=str(work), path="apps/shop/overlays/prod")
+    app = Application("shop", ApplicationSpec(source, Destination(namespace="prod")))
+    git = GitSource(tmp_path / "cache")
+    try:
+        loader = ManifestLoader(git)
+        objects = loader.load(app).objects
+        deployment = next(o for o in objects if o["kind"] == "Deployment")
+        config_map = next(o for o in objects if o["kind"] == "ConfigMap")
+        assert deployment["metadata"]["name"] == "prod-web"
+        assert deployment["spec"]["replicas"] == 3
+        assert deployment["metadata"]["annotations"] == {"team": "payments"}
+        assert config_map["metadata"]["name"].startswith("prod-settings-")
+        assert config_map["data"] == {"app.ini": "workers=4\n"}
+        assert len(objects) == 2
+        tree = git.read_tree(str(work), git.resolve(str(work), "main", fetch=False), ".")
+        written = reachable_files(tree, source.path)
+        assert sorted({name.split("/")[0] for name in written}) == ["apps", "bases", "components"]
+        assert len(written) == 6 and len(tree) == len(LAYERED)
+
+        commit_tree(
+            work,
+            {
+                "components/team/kustomization.yaml": (
+                    "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n"
+                    "commonAnnotations:\n  team: checkout\n"
+                )
+            },
+            "new owner",
+        )
+        again = loader.load(app).objects
+        deployment = next(o for o in again if o["kind"] == "Deployment")
+        assert deployment["metadata"]["annotations"] == {"team": "checkout"}
+        assert loader.render_count == 2
+    finally:
+        git.close()
+
+
+def test_kustomize_errors_beyond_the_path_are_kustomize_s_own() -> None:
+    """A missing base outside the path, and a base that does not parse (so every file is
+    written), both fail with kustomize's explanation, named after the app's kustomization."""
+    source = ApplicationSource(repo_url="r", path="apps/shop")
+    for own, repo, detail in (
+        (b"resources: [../../gone]\n", {}, "gone"),
+        (b"resources: [../../web]\n", {"web/kustomization.yaml": b"resources: [\n"}, "web"),
+    ):
+        files = {"apps/shop/kustomization.yaml": own, **repo}
+        with pytest.raises(RenderError, match="kubectl kustomize failed") as raised:
+            render(
+                source, {"kustomization.yaml": own}, app_name="a", namespace="n", repo_files=files
+            )
+        assert raised.value.file == "apps/shop/kustomization.yaml"
+        assert detail in str(raised.value) and "kajitori-kustomize-" not in str(raised.value)
