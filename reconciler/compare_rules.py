@@ -4,12 +4,12 @@ results roll up into the app's sync status and health (Argo CD's rules for both)
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from reconciler.compare_types import COMPARISON_ERROR, Condition, ResourceStatus
 from reconciler.health import Health, aggregate
+from reconciler.jsoncopy import json_copy
 from reconciler.model import HELM_HOOK_ANNOTATION, HOOK_ANNOTATION, OUT_OF_SYNC, SYNCED, UNKNOWN
 
 IGNORE_HEALTHCHECK_ANNOTATION: Final = "argocd.argoproj.io/ignore-healthcheck"
@@ -86,7 +86,7 @@ def name_of(obj: Mapping[str, Any]) -> str:
 
 def scoped(obj: Mapping[str, Any], namespace: str) -> dict[str, Any]:
     """A copy of ``obj`` in ``namespace`` (none for "", as cluster-scoped objects have)."""
-    result = copy.deepcopy(dict(obj))
+    result = json_copy(dict(obj))
     meta = result.setdefault("metadata", {})
     if namespace:
         meta["namespace"] = namespace

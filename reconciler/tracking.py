@@ -10,11 +10,11 @@ counted. Pure functions over plain dicts.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.jsoncopy import json_copy
 from reconciler.model import TRACKING_ANNOTATION, ResourceKey
 
 
@@ -60,7 +60,7 @@ def owner_app(obj: Mapping[str, Any], key: ResourceKey | None = None) -> str | N
 
 def with_tracking(obj: Mapping[str, Any], app: str, key: ResourceKey) -> dict[str, Any]:
     """A copy of ``obj`` carrying ``app``'s tracking id for ``key``."""
-    result = copy.deepcopy(dict(obj))
+    result = json_copy(dict(obj))
     meta = result.setdefault("metadata", {})
     annotations = meta.get("annotations")
     if not isinstance(annotations, dict):
