@@ -20,6 +20,10 @@ value, because the silent fallback runs a migration in the wrong phase or order.
 (what a prune reads) are read leniently with Argo CD's fallbacks: a prune must not be blocked by
 an annotation that is no longer in Git. Helm's own annotations are read leniently too, since
 charts are third-party code; what is ignored there is reported as a note.
+
+kajitori's own hook annotations are read here too (``approval_required``, ``runs_on_change``):
+``kajitori.dev/approval: required`` and ``kajitori.dev/hook-run: on-change``; an unknown value,
+or either on an object that is not a hook, raises ``PlanError`` rather than being ignored.
 """
 
 from __future__ import annotations
@@ -78,6 +82,19 @@ HELM_CRD_INSTALL: Final = "crd-install"
 # is recorded, so a Job with ttlSecondsAfterFinished cannot vanish before it is read (Argo CD
 # uses argocd.argoproj.io/hook-finalizer; kajitori's own additions use kajitori.dev/).
 HOOK_FINALIZER: Final = "kajitori.dev/hook-finalizer"
+# The hooks a sync operation creates carry its id, so a resumed operation recognises them.
+OPERATION_ANNOTATION: Final = "kajitori.dev/sync-operation"
+
+# kajitori's own hook annotations (issue 8). ``kajitori.dev/approval: required`` holds the sync
+# before the hook is created until a person approves it; ``kajitori.dev/hook-run: on-change``
+# skips the hook when its spec equals the one that last succeeded for the app.
+APPROVAL_ANNOTATION: Final = "kajitori.dev/approval"
+APPROVAL_REQUIRED: Final = "required"
+APPROVAL_VALUES: Final = (APPROVAL_REQUIRED, "none")
+HOOK_RUN_ANNOTATION: Final = "kajitori.dev/hook-run"
+HOOK_RUN_ALWAYS: Final = "always"
+HOOK_RUN_ON_CHANGE: Final = "on-change"
+HOOK_RUN_VALUES: Final = (HOOK_RUN_ALWAYS, HOOK_RUN_ON_CHANGE)
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 
@@ -292,3 +309,40 @@ def prepared_hook(obj: Mapping[str, Any], name: str) -> dict[str, Any]:
     meta["finalizers"] = finalizers
     prepared["metadata"] = meta
     return prepared
+
+
+def approval_required(obj: Mapping[str, Any], *, hook: bool) -> bool:
+    """Whether a target asks for approval before it is created (``kajitori.dev/approval:
+    required``; ``none`` or no annotation: no). Raises ``PlanError`` naming the object for an
+    unknown value, and for ``required`` on an object that is not a hook: only hooks can be
+    held, and a gate that silently does nothing would let a migration run unasked."""
+    return _kajitori_choice(obj, APPROVAL_ANNOTATION, APPROVAL_VALUES, APPROVAL_REQUIRED, hook)
+
+
+def runs_on_change(obj: Mapping[str, Any], *, hook: bool) -> bool:
+    """Whether a target is a hook that runs only when its spec changed (``kajitori.dev/hook-run:
+    on-change``; ``always`` or no annotation: it runs at every sync). ``PlanError`` as for
+    ``approval_required``."""
+    return _kajitori_choice(obj, HOOK_RUN_ANNOTATION, HOOK_RUN_VALUES, HOOK_RUN_ON_CHANGE, hook)
+
+
+def _kajitori_choice(
+    obj: Mapping[str, Any], name: str, values: Sequence[str], active: str, hook: bool
+) -> bool:
+    """Whether annotation ``name`` has the ``active`` value (checked against ``values``)."""
+    raw = annotation(obj, name)
+    if raw is None:
+        return False
+    value = raw.strip()
+    if value not in values:
+        raise PlanError(
+            [f"{describe(obj)}: unknown {name} value {raw!r} (expected {' or '.join(values)})"]
+        )
+    if value == active and not hook:
+        raise PlanError(
+            [
+                f"{describe(obj)}: {name}: {value} applies to hooks only (objects annotated "
+                f"{HOOK_ANNOTATION}); remove it or make the object a hook"
+            ]
+        )
+    return value == active

@@ -16,6 +16,9 @@ candidates into ``Task`` values sorted by (phase, wave, kind order, name):
   (lowest <-> highest) so the last created is pruned first. PruneLast (app or object option)
   puts a prune in an extra wave after the last Sync-phase wave (at least wave 1).
 - ApplyOutOfSyncOnly drops non-hook apply tasks whose object exists and is not out of sync.
+- kajitori's hook annotations ``kajitori.dev/approval`` and ``kajitori.dev/hook-run`` are read
+  into ``Task.approval_required`` and ``Task.run_on_change`` (``PlanError`` for an unknown
+  value, or for ``required``/``on-change`` on an object that is not a hook).
 
 The sync engine (``reconciler.sync``) runs ``Plan.groups()`` one (phase, wave) group per step
 and ``Plan.sync_fail_tasks`` on failure. The plan is deterministic in its inputs (revision and
@@ -35,10 +38,12 @@ from reconciler.hooks import (
     PRE_SYNC,
     SYNC,
     PlanError,
+    approval_required,
     describe,
     hook_name,
     hook_spec,
     prepared_hook,
+    runs_on_change,
     sync_wave,
 )
 from reconciler.model import ResourceKey
@@ -202,6 +207,16 @@ def _target_tasks(
         wave = sync_wave(target)
     except PlanError as error:
         errors += error.problems
+    gated = on_change = False
+    if not errors:
+        try:
+            gated = approval_required(target, hook=spec.hook)
+        except PlanError as error:
+            errors += error.problems
+        try:
+            on_change = runs_on_change(target, hook=spec.hook)
+        except PlanError as error:
+            errors += error.problems
     if errors:
         raise PlanError(errors)
     problems += [PlanProblem(HOOK_IGNORED, note, resource.key) for note in spec.notes]
@@ -227,6 +242,8 @@ def _target_tasks(
                 hook_type=phase,
                 delete_policies=spec.delete_policies,
                 skip_dry_run_if_missing=skip_dry_run,
+                approval_required=gated,
+                run_on_change=on_change,
             )
         )
     return tasks

@@ -79,6 +79,9 @@ class Task:
     A prune with ``prune_skip_message`` is recorded as PruneSkipped with that message instead
     of deleting; ``requires_confirmation`` holds a prune until the Application's
     deletion-approved annotation confirms it (``sync_options.deletion_approved``).
+    ``approval_required`` (hooks annotated ``kajitori.dev/approval: required``) holds the
+    hook's group until a person approves it; ``run_on_change`` (``kajitori.dev/hook-run:
+    on-change``) skips the hook when its spec equals the one that last succeeded.
 
     Hook targets are prepared copies (name set, finalizer added); other objects are shared
     with the caller, not copied: do not mutate them.
@@ -97,6 +100,8 @@ class Task:
     skip_dry_run_if_missing: bool = False
     prune_skip_message: str = ""
     requires_confirmation: bool = False
+    approval_required: bool = False
+    run_on_change: bool = False
 
     @property
     def name(self) -> str:

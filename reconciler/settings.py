@@ -5,6 +5,8 @@ Every value has a default, so a file without a Settings document is valid. Secti
 
 * ``controller`` — polling and sync tuning, typed here (:class:`ControllerSettings`).
 * ``repositories`` — Git credentials by URL prefix, typed here (:class:`RepoCredential`).
+* ``server`` and ``logging`` — the HTTP port and logs of ``kajitori run``, typed in
+  ``reconciler.settings_server`` (:class:`ServerSettings`, :class:`LoggingSettings`).
 * ``slack``, ``github``, ``notifications``, ``rbac`` — accepted as mappings and kept as
   :class:`RawSection` until the issues that build those features type them. Any value there
   written as ``{env: NAME}`` is already resolved into a :class:`Secret`.
@@ -30,6 +32,7 @@ from typing import Any
 from reconciler.config_fields import Fields, Problems, redact_url, type_name
 from reconciler.config_yaml import plain
 from reconciler.errors import ConfigError
+from reconciler.settings_server import LoggingSettings, ServerSettings, parse_logging, parse_server
 
 SETTINGS_API_VERSION = "kajitori.dev/v1alpha1"
 SETTINGS_KIND = "Settings"
@@ -125,6 +128,8 @@ class Settings:
     github: RawSection = field(default_factory=RawSection)
     notifications: RawSection = field(default_factory=RawSection)
     rbac: RawSection = field(default_factory=RawSection)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
 
     def credential_for(self, repo_url: str) -> RepoCredential | None:
         """The credential with the longest URL prefix matching ``repo_url``, if any."""
@@ -132,7 +137,16 @@ class Settings:
         return max(matching, key=lambda cred: len(cred.url), default=None)
 
 
-_SECTIONS = ("controller", "repositories", "slack", "github", "notifications", "rbac")
+_SECTIONS = (
+    "controller",
+    "repositories",
+    "slack",
+    "github",
+    "notifications",
+    "rbac",
+    "server",
+    "logging",
+)
 _CONTROLLER_FIELDS = (
     "reconciliationInterval",
     "jitter",
@@ -268,6 +282,8 @@ def parse_settings(fields: Fields, env: Mapping[str, str], base_dir: Path) -> Se
             entry.problem("url", f"repository {redact_url(credential.url)!r} is listed twice")
         seen.add(credential.url)
         repositories.append(credential)
+    server_fields = fields.mapping("server") or fields.child({}, "server")
+    logging_fields = fields.mapping("logging") or fields.child({}, "logging")
     return Settings(
         controller=controller,
         repositories=tuple(repositories),
@@ -275,6 +291,8 @@ def parse_settings(fields: Fields, env: Mapping[str, str], base_dir: Path) -> Se
         github=_raw(fields, "github", ctx),
         notifications=_raw(fields, "notifications", ctx),
         rbac=_raw(fields, "rbac", ctx),
+        server=parse_server(server_fields, ctx.secret),
+        logging=parse_logging(logging_fields),
     )
 
 

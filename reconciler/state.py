@@ -6,7 +6,10 @@ Per app, a ``Store`` holds:
 - the latest sync operation state (Argo CD's ``status.operationState`` as a JSON object),
   saved after every step: while its phase is Running or Terminating it is the in-flight
   operation that a restarted process resumes (``SyncOperation.restore``); once completed it
-  is the app's last operation.
+  is the app's last operation;
+- the fingerprints of its ``kajitori.dev/hook-run: on-change`` hooks as they last succeeded
+  (``reconciler.sync_hook_run.HookRecord`` by hook identity), which the next sync compares
+  with to skip an unchanged hook.
 
 The protocol is deliberately small so that other stores can be added and later issues can
 extend it (app status, run-time overrides, an event log) without changing these methods.
@@ -26,6 +29,7 @@ from typing import Any, Protocol
 
 from reconciler.errors import KajitoriError
 from reconciler.history import HistoryEntry
+from reconciler.sync_hook_run import HookRecord
 from reconciler.sync_types import COMPLETED_PHASES
 
 
@@ -52,6 +56,14 @@ class Store(Protocol):
         """Store the app's latest operation state (after every step)."""
         ...
 
+    def hook_fingerprints(self, app: str) -> dict[str, HookRecord]:
+        """The app's on-change hook records by hook identity ({} when none)."""
+        ...
+
+    def save_hook_fingerprints(self, app: str, records: Mapping[str, HookRecord]) -> None:
+        """Add or replace these records; the app's other records stay."""
+        ...
+
     def close(self) -> None:
         """Release the store."""
         ...
@@ -73,6 +85,14 @@ CREATE TABLE IF NOT EXISTS operations (
     app TEXT PRIMARY KEY,
     state TEXT NOT NULL,
     updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS hook_fingerprints (
+    app TEXT NOT NULL,
+    hook TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    revision TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (app, hook)
 );
 """
 
@@ -125,6 +145,24 @@ class SQLiteStore:
                 "ON CONFLICT(app) DO UPDATE SET state = excluded.state, "
                 "updated_at = excluded.updated_at",
                 (app, text, time.time()),
+            )
+
+    def hook_fingerprints(self, app: str) -> dict[str, HookRecord]:
+        rows = self._query(
+            "SELECT hook, fingerprint, revision FROM hook_fingerprints WHERE app = ? ORDER BY hook",
+            (app,),
+        )
+        return {str(hook): HookRecord(str(fp), str(rev)) for hook, fp, rev in rows}
+
+    def save_hook_fingerprints(self, app: str, records: Mapping[str, HookRecord]) -> None:
+        now = time.time()
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO hook_fingerprints (app, hook, fingerprint, revision, updated_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(app, hook) DO UPDATE SET "
+                "fingerprint = excluded.fingerprint, revision = excluded.revision, "
+                "updated_at = excluded.updated_at",
+                [(app, hook, r.fingerprint, r.revision, now) for hook, r in records.items()],
             )
 
     def close(self) -> None:

@@ -23,6 +23,11 @@ data (``reconciler.sync_types.OperationState.to_dict()``, Argo CD's
    are gone), then the applies in runs of one kind, each run in parallel on a bounded pool.
    After a group that is not the last, the next one waits ``wave_delay`` seconds (Argo CD's
    2 s), without blocking: step() says so and returns.
+   Before a group runs, its unchanged ``kajitori.dev/hook-run: on-change`` hooks are skipped
+   and a ``kajitori.dev/approval: required`` hook asks for approval (``reconciler.sync_gate``):
+   the operation stays Running with a Pending ``approval`` and step() returns at once, reading
+   and writing nothing, until ``decide()`` (Rejected: SyncFail hooks, then Failed "rejected by
+   <user>", no retry), the approval timeout (Failed "approval timed out") or ``supersede()``.
 5. When nothing is left the HookSucceeded hooks are deleted (HookFailed ones on failure) and
    the operation ends Succeeded. A last wave without hooks succeeds right after it is applied,
    as in Argo CD.
@@ -48,34 +53,35 @@ from reconciler.cluster_protocol import ClusterProtocol
 from reconciler.errors import ClusterError, ComparisonError
 from reconciler.hooks import PlanError
 from reconciler.model import Application
-from reconciler.plan import build_plan
 from reconciler.plan_backoff import retry_allowed, retry_delay
-from reconciler.plan_types import UNKNOWN_SYNC_OPTION, Plan
+from reconciler.sync_approval import (
+    DEFAULT_APPROVAL_TIMEOUT,
+    SUPERSEDED_MESSAGE,
+    Approval,
+    ApprovalError,
+)
+from reconciler.sync_begin import build_runner, first_step
 from reconciler.sync_exec import Pool, TaskWriter
-from reconciler.sync_inventory import Inventory, take_inventory
-from reconciler.sync_options import SyncOptions, parse_sync_options
+from reconciler.sync_gate import HookGate, close_pending, decide, expire
+from reconciler.sync_hook_run import HookRecord
 from reconciler.sync_progress import (
-    EVENT_DRY_RUN,
+    EVENT_APPROVAL_DECIDED,
     EVENT_FINISHED,
     EVENT_STARTED,
     EVENT_WAITING,
-    EVENT_WARNING,
     SyncEvent,
-    dry_run_result,
 )
 from reconciler.sync_steps import StepRunner
 from reconciler.sync_types import (
     ERROR,
     FAILED,
     RUNNING,
-    SUCCEEDED,
-    SYNC_FAILED,
     TERMINATING,
     OperationState,
     SyncRequest,
 )
 
-__all__ = ["DEFAULT_WAVE_DELAY", "SyncOperation", "SyncRequest"]
+__all__ = ["DEFAULT_WAVE_DELAY", "Approval", "ApprovalError", "SyncOperation", "SyncRequest"]
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +108,8 @@ class SyncOperation:
         wave_delay: float = DEFAULT_WAVE_DELAY,
         workers: int = DEFAULT_WORKERS,
         on_event: EventSink | None = None,
+        approval_timeout: float = DEFAULT_APPROVAL_TIMEOUT,
+        hook_fingerprints: Mapping[str, HookRecord] | None = None,
     ) -> None:
         self.app = app
         self.desired = list(desired)
@@ -111,6 +119,8 @@ class SyncOperation:
         self.sleeper = sleeper
         self.wave_delay = max(0.0, wave_delay)
         self._sink = on_event
+        self.approval_timeout = approval_timeout
+        self.hook_fingerprints = dict(hook_fingerprints or {})
         self._lock = threading.RLock()
         self._pool = Pool(workers)
         self._not_before = 0.0
@@ -222,9 +232,52 @@ class SyncOperation:
         operation ends Failed "Operation terminated" (Error if that had errors)."""
         with self._lock:
             if not self.state.completed:
+                closed = close_pending(self.state, "the operation was terminated", self.clock())
+                if closed is not None:
+                    self._emit(SyncEvent(EVENT_APPROVAL_DECIDED, closed.message, approval=closed))
                 self.state.phase = TERMINATING
                 self.state.message = "terminating"
                 self._terminate()
+            return self.state.to_dict()
+
+    @property
+    def approval(self) -> Approval | None:
+        """The latest approval this operation asked for (Pending while it waits), if any."""
+        with self._lock:
+            return self.state.approval
+
+    def decide(
+        self, approval_id: str, approved: bool, user: str, now: float | None = None
+    ) -> Approval:
+        """A person's decision on the gated hook waiting for approval ``approval_id``: the
+        decision made. Idempotent: the first decision wins and a later one (a double click,
+        a second approver) gets the first back unchanged. Approved: the next step creates the
+        hook and the sync goes on; rejected: the next steps run the SyncFail hooks and end the
+        operation Failed "rejected by <user>". Raises ApprovalError for an unknown id."""
+        with self._lock:
+            decision, made = decide(
+                self.state, approval_id, approved, user, self.clock() if now is None else now
+            )
+            if made:
+                self._emit(SyncEvent(EVENT_APPROVAL_DECIDED, decision.message, approval=decision))
+            return decision
+
+    def supersede(self, message: str = "") -> dict[str, Any]:
+        """End the operation because a newer sync takes its place: a pending approval becomes
+        Superseded and the operation ends Failed with ``message`` (default "superseded by a
+        newer sync"); nothing more is written, no SyncFail hook runs. An operation that is
+        not waiting for approval is terminated (its running hooks deleted) first."""
+        message = message or SUPERSEDED_MESSAGE
+        with self._lock:
+            if self.state.completed:
+                return self.state.to_dict()
+            closed = close_pending(self.state, message, self.clock())
+            if closed is None:
+                self.state.phase, self.state.message = TERMINATING, "terminating"
+                self._terminate(message)
+            else:
+                self._emit(SyncEvent(EVENT_APPROVAL_DECIDED, message, approval=closed))
+                self._end(FAILED, message)
             return self.state.to_dict()
 
     def update_app(self, app: Application) -> None:
@@ -266,93 +319,62 @@ class SyncOperation:
         if state.phase == TERMINATING:
             self._terminate()
             return
+        if state.pending_approval is not None:
+            expired = expire(state, self.clock())
+            if expired is None:
+                return  # waiting for a person: nothing to read or write
+            self._emit(SyncEvent(EVENT_APPROVAL_DECIDED, expired.message, approval=expired))
         if self.clock() < self._not_before:
             return
         if state.awaiting_retry:
             self._begin_attempt()
         steps = self._runner()
-        if not (state.results or self._dry_run_passed) and not self._begin(steps):
-            return
+        if not (state.results or self._dry_run_passed):
+            ended = first_step(steps, state, self._emit)
+            if ended is not None:
+                self._finish(*ended)
+                return
+            self._dry_run_passed = True
         outcome = steps.advance()
-        if outcome.finished is not None:
+        if outcome.finished is not None and outcome.final:
+            self._end(outcome.finished, outcome.message)
+        elif outcome.finished is not None:
             self._finish(outcome.finished, outcome.message)
         elif outcome.delay_next and self.wave_delay > 0:
             self._not_before = self.clock() + self.wave_delay
 
     def _runner(self) -> StepRunner:
         if self._steps is None:
-            options, problems = parse_sync_options(
-                self.state.request.sync_options,
-                scope="app",
-                where=f"Application {self.app.name} syncOptions",
-            )
-            for problem in problems:
-                self._emit(SyncEvent(EVENT_WARNING, problem))
-            inventory = take_inventory(self.app, self.desired, self.cluster, options)
-            plan = self._plan(inventory, options)
             writer = TaskWriter(
                 self.cluster, self.app.name, self._operation_id(), sleeper=self.sleeper
             )
-            self._steps = StepRunner(
-                self.app, plan, inventory, writer, self._pool, self.state, self._emit
+            gate = HookGate(
+                self.state,
+                operation_id=self.state.id or str(self.state.started_at),
+                clock=self.clock,
+                timeout=self._approval_timeout(),
+                known=self.hook_fingerprints,
+            )
+            self._steps = build_runner(
+                self.app,
+                self.desired,
+                self.cluster,
+                self.state,
+                writer=writer,
+                gate=gate,
+                pool=self._pool,
+                emit=self._emit,
             )
         return self._steps
 
-    def _plan(self, inventory: Inventory, options: SyncOptions) -> Plan:
-        request = self.state.request
-        plan = build_plan(
-            inventory.targets,
-            inventory.prune_candidates,
-            app_sync_options=options,
-            prune=request.prune,
-            revision=self.state.revision,
-            started_at=self.state.started_at,
-            strategy=request.strategy,
-            selected=set(request.resources) or None,
-            out_of_sync=inventory.out_of_sync,
-            destination_namespace=self.app.spec.destination.namespace,
-            destination_namespace_exists=inventory.destination_namespace_exists,
-        )
-        for problem in plan.problems:
-            if problem.code == UNKNOWN_SYNC_OPTION:
-                self._emit(SyncEvent(EVENT_WARNING, problem.message))
-        return plan
+    def _approval_timeout(self) -> float:
+        requested = self.state.request.approval_timeout
+        return self.approval_timeout if requested is None else requested
 
     def _operation_id(self) -> str:
         """Names this attempt of this operation on the hooks it creates."""
         state = self.state
         return f"{self.app.name}/{state.id or state.started_at}/{state.retry_count}"
-
-    def _begin(self, steps: StepRunner) -> bool:
-        """The first step of an attempt: shared resources, dry-run, CreateNamespace."""
-        options, _ = parse_sync_options(self.state.request.sync_options, scope="app")
-        if options.fail_on_shared_resource and steps.inventory.shared:
-            self._finish(FAILED, "Shared resource found: " + "; ".join(steps.inventory.shared))
-            return False
-        failed = steps.dry_run()
-        if failed:
-            for result in failed:
-                self.state.record(result)
-            reasons = ", ".join(f"{r.key}: {r.message}" for r in failed)
-            self._finish(
-                FAILED, f"one or more objects failed to apply (dry run), reason: {reasons}"
-            )
-            return False
-        plan = steps.plan
-        checked = len(plan.tasks) - (plan.namespace_task is not None)
-        self._emit(SyncEvent(EVENT_DRY_RUN, f"dry run passed for {checked} tasks"))
-        if self.state.request.dry_run:
-            for task in plan.tasks:
-                self.state.record(dry_run_result(task))
-            self._finish(SUCCEEDED, "successfully synced (dry run)")
-            return False
-        self._dry_run_passed = True
-        if plan.namespace_task is not None:
-            result = steps.create_namespace(plan.namespace_task)
-            if result.status == SYNC_FAILED:
-                self._finish(FAILED, f"namespace auto creation failed: {result.message}")
-                return False
-        return True
 
     def _begin_attempt(self) -> None:
         """A retry: the same operation from the start, with fresh results and plan."""
@@ -380,7 +402,7 @@ class SyncOperation:
         self._emit(SyncEvent(EVENT_FINISHED, message, phase=phase))
         self._pool.close()
 
-    def _terminate(self) -> None:
+    def _terminate(self, message: str = "Operation terminated") -> None:
         try:
             steps = self._runner()
             errors = steps.terminate()
@@ -389,7 +411,7 @@ class SyncOperation:
         if errors:  # either way the operation ends here: a terminated operation is not retried
             self._end(ERROR, "Operation termination had errors: " + "; ".join(errors))
         else:
-            self._end(FAILED, "Operation terminated")
+            self._end(FAILED, message)
 
     def _end(self, phase: str, message: str) -> None:
         self.state.phase, self.state.message = phase, message

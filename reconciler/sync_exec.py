@@ -29,14 +29,13 @@ from reconciler.cluster_protocol import (
     UnknownKindError,
 )
 from reconciler.errors import ClusterError
-from reconciler.hooks import HOOK_FINALIZER
+from reconciler.hooks import HOOK_FINALIZER, OPERATION_ANNOTATION
 from reconciler.model import ResourceKey
 from reconciler.plan_types import Task
 from reconciler.sync_cluster import ExtraWrites, extra_writes
 from reconciler.sync_types import PRUNE_SKIPPED, PRUNED, SYNC_FAILED, SYNCED
 from reconciler.tracking import with_tracking
 
-OPERATION_ANNOTATION: Final = "kajitori.dev/sync-operation"
 PROPAGATION: Final = {"foreground": "Foreground", "background": "Background", "orphan": "Orphan"}
 _RECREATE_TIMEOUT = 60.0
 _EXISTING_NAMESPACE = "default"

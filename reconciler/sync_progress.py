@@ -22,6 +22,7 @@ from typing import Any, Final
 
 from reconciler.health import assess
 from reconciler.plan_types import Task
+from reconciler.sync_approval import Approval
 from reconciler.sync_types import (
     FAILED,
     PRUNE_SKIPPED,
@@ -40,19 +41,24 @@ EVENT_RESULT: Final = "result"
 EVENT_WAITING: Final = "waiting"
 EVENT_WARNING: Final = "warning"
 EVENT_FINISHED: Final = "finished"
+EVENT_APPROVAL_REQUESTED: Final = "approval-requested"
+EVENT_APPROVAL_DECIDED: Final = "approval-decided"
 
 
 @dataclass(frozen=True)
 class SyncEvent:
     """Something a sync operation did, for progress output: the operation ``started``, its
     ``dry-run`` passed, a (phase, wave) ``group`` started, a task's ``result`` was recorded or
-    changed, the operation is ``waiting``, a ``warning``, or it ``finished``."""
+    changed, the operation is ``waiting``, a ``warning``, or it ``finished``. A gated hook's
+    ``approval-requested`` (the controller publishes ``ApprovalRequested`` for it) and
+    ``approval-decided`` (approved, rejected, timed out or superseded) carry the ``approval``."""
 
     kind: str
     message: str
     phase: str = ""
     wave: int | None = None
     result: ResourceResult | None = None
+    approval: Approval | None = None
 
 
 def hook_progress(live: Mapping[str, Any]) -> tuple[str, str]:

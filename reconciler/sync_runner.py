@@ -2,7 +2,9 @@
 ``kajitori rollback`` do, and what the controller does one step at a time.
 
 ``persist`` saves the state after a step and, once the operation completed, adds the history
-entry a successful full sync earns (``reconciler.history.should_record``). ``drive`` steps an
+entry a successful full sync earns (``reconciler.history.should_record``) and saves the
+fingerprints of the on-change hooks that succeeded (``operationState.hookFingerprints``), which
+the next operation gets as ``hook_fingerprints`` (``Store.hook_fingerprints``). ``drive`` steps an
 operation until it completes, persisting after every step, so that a process killed at any
 point leaves a state that ``SyncOperation.restore`` resumes. ``resumable`` reads the in-flight
 operation of an app from the store, if any.
@@ -25,9 +27,12 @@ def persist(
     store: Store, app: Application, operation: SyncOperation, *, now: float | None = None
 ) -> dict[str, Any]:
     """Save the operation's state; when it has just completed, record the history entry
-    (trimmed to the app's revisionHistoryLimit). Returns the saved state."""
+    (trimmed to the app's revisionHistoryLimit) and the on-change hook fingerprints. Returns
+    the saved state."""
     state = operation.to_dict()
     store.save_operation(app.name, state)
+    if operation.completed and operation.state.hook_fingerprints:
+        store.save_hook_fingerprints(app.name, operation.state.hook_fingerprints)
     if operation.completed and should_record(operation.state):
         history = add_entry(
             store.history(app.name),

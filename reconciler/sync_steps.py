@@ -12,6 +12,7 @@ even when an earlier one failed.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -21,9 +22,11 @@ from reconciler.hooks import HOOK_FAILED, HOOK_SUCCEEDED, SYNC_FAIL
 from reconciler.model import Application
 from reconciler.plan_types import Plan, Task
 from reconciler.sync_exec import Outcome, Pool, TaskWriter, describe_key, kind_runs
+from reconciler.sync_gate import HookGate
 from reconciler.sync_inventory import Inventory
 from reconciler.sync_options import deletion_approved
 from reconciler.sync_progress import (
+    EVENT_APPROVAL_REQUESTED,
     EVENT_GROUP,
     EVENT_RESULT,
     EVENT_WAITING,
@@ -39,8 +42,8 @@ from reconciler.sync_types import (
     FAILED,
     PRUNED,
     RUNNING,
+    SKIPPED,
     SUCCEEDED,
-    SYNC_FAILED,
     SYNCED,
     OperationState,
     ResourceResult,
@@ -55,11 +58,13 @@ _FAILED: Final = "failed"
 class Advance:
     """What a step came to: ``finished`` is the phase the operation ends with (None while it
     goes on); ``delay_next`` asks for the wave delay before the next step (a group that is not
-    the last was applied)."""
+    the last was applied); ``final`` ends the operation without retries (a rejected or
+    timed-out approval)."""
 
     finished: str | None = None
     message: str = ""
     delay_next: bool = False
+    final: bool = False
 
 
 class StepRunner:
@@ -74,6 +79,7 @@ class StepRunner:
         pool: Pool,
         state: OperationState,
         emit: Callable[[SyncEvent], None],
+        gate: HookGate | None = None,
     ) -> None:
         self.app = app
         self.plan = plan
@@ -82,6 +88,7 @@ class StepRunner:
         self.pool = pool
         self.state = state
         self.emit = emit
+        self.gate = gate or HookGate(state, operation_id=state.id, clock=time.time)
         self.live: dict[str, dict[str, Any] | None] = {
             t.result_key: dict(t.live) if t.live is not None else None for t in plan.tasks
         }
@@ -111,31 +118,9 @@ class StepRunner:
         after = self.state.results[task.result_key]
         if after != before:
             self.emit(SyncEvent(EVENT_RESULT, after.message, task.phase, task.wave, after))
+            if after.successful:
+                self.gate.succeeded(task)
         return after
-
-    # -- before the first group ------------------------------------------------------------
-
-    def dry_run(self) -> list[ResourceResult]:
-        """Dry-run every task (the CreateNamespace task excepted); the failures."""
-        tasks = [t for t in self.plan.tasks if t is not self.plan.namespace_task]
-        new_namespaces = {
-            t.key.name
-            for t in self.plan.tasks
-            if t.key.group == "" and t.key.kind == "Namespace" and not t.is_prune
-        }
-        reasons = self.pool.map(lambda t: self.writer.dry_run(t, t.live, new_namespaces), tasks)
-        return [
-            ResourceResult(t.key, t.phase, status=SYNC_FAILED, message=why, hook_phase=FAILED)
-            for t, why in zip(tasks, reasons, strict=True)
-            if why
-        ]
-
-    def create_namespace(self, task: Task) -> ResourceResult:
-        """CreateNamespace: the destination namespace, created before any group runs and
-        left untracked (Argo CD never prunes it)."""
-        outcome = self.writer.apply(task, None, track=False)
-        phase = FAILED if outcome.failed else SUCCEEDED
-        return self.record(task, outcome.status, phase, outcome.message)
 
     # -- one step --------------------------------------------------------------------------
 
@@ -155,6 +140,10 @@ class StepRunner:
             if self._awaiting_deletion:
                 return self._wait(list(self._awaiting_deletion.values()), deletion=True)
         self._release_finalizers()
+        stop = self.gate.stop_reason()
+        if stop:  # a person rejected the gated hook, or nobody decided in time: no retry
+            self.delete_hooks(HOOK_FAILED)
+            return self._failed([], stop, final=True)
         main = [t for t in tasks if t.phase != SYNC_FAIL]
         failed = [t for t in main if (r := self.result(t)) and r.completed and r.failed]
         if failed:
@@ -168,9 +157,14 @@ class StepRunner:
             return Advance(SUCCEEDED, "successfully synced (no more tasks)")
         phase, wave = pending[0].phase, pending[0].wave
         group = [t for t in pending if (t.phase, t.wave) == (phase, wave)]
+        self._announce(phase, wave, group)
+        skipped = {t.result_key for t in self._skip_unchanged(group)}
+        pending = [t for t in pending if t.result_key not in skipped]
+        group = [t for t in group if t.result_key not in skipped]
+        if self._held(group):
+            return Advance()
         remaining = [t for t in pending if (t.phase, t.wave) != (phase, wave) or t.is_hook]
         final = all((t.phase, t.wave) == (phase, wave) for t in pending)
-        self._announce(phase, wave, group)
         self.state.phase, self.state.message = RUNNING, "one or more tasks are running"
         outcome = self._run_group(group)
         if outcome == _FAILED:
@@ -182,6 +176,24 @@ class StepRunner:
                 return Advance(SUCCEEDED, "successfully synced (all tasks run)")
             self.state.message = waiting_message(remaining)
         return Advance(delay_next=not final)
+
+    def _skip_unchanged(self, group: Sequence[Task]) -> list[Task]:
+        """Record the on-change hooks of ``group`` that have not changed as skipped."""
+        skipped = self.gate.skip_unchanged(group)
+        for task, message in skipped:
+            self.record(task, SYNCED, SKIPPED, message)
+        return [task for task, _ in skipped]
+
+    def _held(self, group: Sequence[Task]) -> bool:
+        """Whether a gated hook of ``group`` waits for approval (asking for it if new)."""
+        held = self.gate.hold(group)
+        if held is None:
+            return False
+        approval, new = held
+        self.state.phase, self.state.message = RUNNING, approval.message
+        if new:
+            self.emit(SyncEvent(EVENT_APPROVAL_REQUESTED, approval.message, approval=approval))
+        return True
 
     def _running(self, task: Task) -> bool:
         result = self.result(task)
@@ -217,25 +229,26 @@ class StepRunner:
             if progress is not None:
                 self.record(task, result.status, progress[0], progress[1] or result.message)
 
-    def _failed(self, failed: Sequence[Task], message: str) -> Advance:
-        """The operation failed: run the SyncFail hooks, then end Failed."""
+    def _failed(self, failed: Sequence[Task], message: str, *, final: bool = False) -> Advance:
+        """The operation failed: run the SyncFail hooks, then end Failed (``final``: without
+        the retries of syncPolicy.retry)."""
         results = [r for t in failed if (r := self.result(t)) and r.failed]
         error = failure_message(message, results)
         hooks = self.plan.sync_fail_tasks
         if not hooks:
-            return Advance(FAILED, error)
+            return Advance(FAILED, error, final=final)
         if all((r := self.result(t)) is not None and r.completed for t in hooks):
             bad = [r for t in hooks if (r := self.result(t)) and r.failed]
             if bad:
                 error += "\n" + failure_message("one or more SyncFail hooks failed", bad)
-            return Advance(FAILED, error)
+            return Advance(FAILED, error, final=final)
         not_started = [t for t in hooks if self.result(t) is None]
         if not_started:
             self._announce(SYNC_FAIL, not_started[0].wave, not_started)
             if self._run_group(not_started) == _FAILED:
                 bad = [r for t in hooks if (r := self.result(t)) and r.failed]
                 error += "\n" + failure_message("one or more SyncFail hooks failed", bad)
-                return Advance(FAILED, error)
+                return Advance(FAILED, error, final=final)
         self.state.phase, self.state.message = RUNNING, f"{error} (running SyncFail hooks)"
         return Advance()
 
@@ -334,7 +347,10 @@ class StepRunner:
         hooks = [
             t
             for t in self.plan.tasks
-            if t.is_hook and t.has_delete_policy(policy) and (r := self.result(t)) and not r.running
+            if t.is_hook
+            and t.has_delete_policy(policy)
+            and (r := self.result(t))
+            and not (r.running or r.skipped)
         ]
         for task, live in zip(hooks, self.fetch(hooks), strict=True):
             if live is None or (live.get("metadata") or {}).get("deletionTimestamp"):
@@ -357,6 +373,8 @@ class StepRunner:
         for task, live in zip(hooks, self.fetch(hooks), strict=True):
             result = self.result(task)
             if live is None or (result is None and not self.writer.created_by_this_operation(live)):
+                continue
+            if result is not None and result.skipped:
                 continue
             status = result.status if result else SYNCED
             try:

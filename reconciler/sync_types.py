@@ -6,23 +6,33 @@ Why Argo CD's shape: the controller persists the state between steps, the bot an
 notifications read it, and people who know Argo CD recognise every field (``phase``,
 ``message``, ``startedAt``, ``finishedAt``, ``retryCount``, ``operation.sync`` and
 ``syncResult.resources[]`` with ``status``, ``hookType``, ``hookPhase`` and ``syncPhase``).
-Nothing else is stored: the operation start in whole seconds names generateName hooks, and a
-retry's due time follows from ``finishedAt`` and ``retryCount``, so a restored operation needs
-no private fields.
+kajitori adds three fields of its own (issue 8): ``approval`` (and ``approvalHistory``), the
+approval a gated hook waits for (``reconciler.sync_approval``), and ``hookFingerprints``, what
+the on-change hooks that succeeded looked like (``reconciler.sync_hook_run``). Nothing else
+is stored: the operation start in whole seconds names generateName hooks, and a retry's due
+time follows from ``finishedAt`` and ``retryCount``, so a restored operation needs no private
+fields.
 
 Pure: no I/O, no clock (times are passed in as unix seconds).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any, Final
 
-from reconciler.errors import KajitoriError
 from reconciler.model import Backoff, ResourceKey, RetryStrategy
+from reconciler.sync_approval import PENDING, Approval
+from reconciler.sync_fields import StateError as StateError
+from reconciler.sync_fields import as_mapping as _mapping
+from reconciler.sync_fields import format_duration as format_duration
+from reconciler.sync_fields import list_field as _list
+from reconciler.sync_fields import parse_duration as parse_duration
+from reconciler.sync_fields import parse_rfc3339 as parse_rfc3339
+from reconciler.sync_fields import rfc3339 as rfc3339
+from reconciler.sync_hook_run import SKIPPED as SKIPPED
+from reconciler.sync_hook_run import HookRecord, records_from_dict
 
 # Operation phases (Argo CD's OperationPhase); a result's hookPhase uses the same values.
 RUNNING: Final = "Running"
@@ -44,47 +54,6 @@ HOOK_STRATEGY: Final = "hook"
 APPLY_STRATEGY: Final = "apply"
 
 
-class StateError(KajitoriError, ValueError):
-    """A stored operation state that cannot be read back; the message names the field."""
-
-
-def rfc3339(seconds: float) -> str:
-    """Unix seconds as Argo CD writes times: ``2024-05-01T10:00:00Z`` (whole seconds)."""
-    return datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_rfc3339(text: str, where: str = "time") -> float:
-    """Unix seconds from an RFC 3339 time; StateError naming ``where`` when unreadable."""
-    try:
-        parsed = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise StateError(f"{where}: {text!r} is not an RFC 3339 time") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
-
-
-_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h)?\s*$")
-_UNITS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
-
-def format_duration(seconds: float) -> str:
-    """Seconds as an Argo CD duration string (``5s``, ``3m``, ``1.5s``)."""
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{int(seconds // 60)}m"
-    return f"{seconds:g}s"
-
-
-def parse_duration(value: Any, where: str) -> float:
-    """Seconds from ``5``, ``"5"``, ``"5s"``, ``"3m"``, ``"1h"`` or ``"500ms"``."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    match = _DURATION.match(str(value))
-    if match is None:
-        raise StateError(f"{where}: {value!r} is not a duration such as 5s or 3m")
-    return float(match.group(1)) * _UNITS[match.group(2)]
-
-
 @dataclass(frozen=True)
 class SyncRequest:
     """What a sync operation was asked to do (Argo CD's ``operation``).
@@ -94,6 +63,8 @@ class SyncRequest:
     ``resources`` selects objects (selective sync; a key with namespace "" matches every
     namespace) and, like ``strategy`` "apply", skips hooks. ``sync_options`` are the
     operation's options (the app's, as Argo CD copies them). ``retry`` None means no retries.
+    ``approval_timeout`` (seconds) bounds the wait for the approval of a gated hook; None
+    leaves it to the operation's setting (kajitori's ``operation.sync.approvalTimeout``).
     """
 
     revision: str = ""
@@ -105,6 +76,7 @@ class SyncRequest:
     initiated_by: str = ""
     automated: bool = False
     retry: RetryStrategy | None = None
+    approval_timeout: float | None = None
 
     def __post_init__(self) -> None:
         if self.strategy not in (HOOK_STRATEGY, APPLY_STRATEGY):
@@ -123,6 +95,8 @@ class SyncRequest:
             "syncStrategy": {self.strategy: {}},
             "syncOptions": list(self.sync_options),
         }
+        if self.approval_timeout is not None:
+            sync["approvalTimeout"] = format_duration(self.approval_timeout)
         if self.resources:
             sync["resources"] = [
                 {"group": k.group, "kind": k.kind, "namespace": k.namespace, "name": k.name}
@@ -185,6 +159,9 @@ class SyncRequest:
             initiated_by=str(initiated.get("username", "")),
             automated=bool(initiated.get("automated", False)),
             retry=retry,
+            approval_timeout=parse_duration(sync["approvalTimeout"], "approvalTimeout")
+            if sync.get("approvalTimeout") is not None
+            else None,
         )
 
 
@@ -192,7 +169,9 @@ class SyncRequest:
 class ResourceResult:
     """What happened to one task (Argo CD's ResourceResult). ``status`` is "" until the
     object was written, then Synced, SyncFailed, Pruned or PruneSkipped; ``hook_phase`` is
-    the task's own progress (Running, Succeeded, Failed, Error), also for non-hooks."""
+    the task's own progress (Running, Succeeded, Failed, Error), also for non-hooks, or
+    ``Skipped`` for an on-change hook that did not run because it had not changed (status
+    Synced: kajitori's value, as Argo CD has no skipped hooks)."""
 
     key: ResourceKey
     sync_phase: str
@@ -209,6 +188,11 @@ class ResourceResult:
     @property
     def running(self) -> bool:
         return self.hook_phase == RUNNING
+
+    @property
+    def skipped(self) -> bool:
+        """An on-change hook left out: nothing was created, nothing is to be cleaned up."""
+        return self.hook_phase == SKIPPED
 
     @property
     def successful(self) -> bool:
@@ -272,6 +256,12 @@ class OperationState:
     set when the operation completed, and also while a failed attempt waits for its retry
     (phase still Running, as in Argo CD). ``results`` keep the order in which tasks were
     first recorded, keyed by ``ResourceResult.result_key``.
+
+    ``approvals`` are the approvals of gated hooks this operation asked for, oldest first:
+    the last one is ``status.operationState.approval``, the others ``approvalHistory``.
+    ``hook_fingerprints`` are the fingerprints of the on-change hooks that succeeded in this
+    operation, by hook identity (``status.operationState.hookFingerprints``), for the caller
+    to save (``reconciler.sync_hook_run``).
     """
 
     request: SyncRequest
@@ -284,10 +274,38 @@ class OperationState:
     finished_at: float | None = None
     retry_count: int = 0
     results: dict[str, ResourceResult] = field(default_factory=dict)
+    approvals: list[Approval] = field(default_factory=list)
+    hook_fingerprints: dict[str, HookRecord] = field(default_factory=dict)
 
     @property
     def completed(self) -> bool:
         return self.phase in COMPLETED_PHASES
+
+    @property
+    def approval(self) -> Approval | None:
+        """The latest approval this operation asked for, if any."""
+        return self.approvals[-1] if self.approvals else None
+
+    @property
+    def pending_approval(self) -> Approval | None:
+        """The approval the operation waits for, if it waits for one."""
+        approval = self.approval
+        return approval if approval is not None and approval.state == PENDING else None
+
+    def approval_of(self, result_key: str, attempt: int) -> Approval | None:
+        """The approval of a hook (by its result key) in an attempt, if it was asked for."""
+        for approval in reversed(self.approvals):
+            if approval.result_key == result_key and approval.attempt == attempt:
+                return approval
+        return None
+
+    def put_approval(self, approval: Approval) -> None:
+        """Add a new approval, or replace the one with its id (a decision)."""
+        for index, known in enumerate(self.approvals):
+            if known.id == approval.id:
+                self.approvals[index] = approval
+                return
+        self.approvals.append(approval)
 
     @property
     def awaiting_retry(self) -> bool:
@@ -320,6 +338,14 @@ class OperationState:
         }
         if self.finished_at is not None:
             data["finishedAt"] = rfc3339(self.finished_at)
+        if self.approvals:
+            data["approval"] = self.approvals[-1].to_dict()
+            if len(self.approvals) > 1:
+                data["approvalHistory"] = [a.to_dict() for a in self.approvals[:-1]]
+        if self.hook_fingerprints:
+            data["hookFingerprints"] = {
+                identity: record.to_dict() for identity, record in self.hook_fingerprints.items()
+            }
         return data
 
     @classmethod
@@ -347,17 +373,8 @@ class OperationState:
             state.finished_at = parse_rfc3339(str(data["finishedAt"]), "finishedAt")
         for item in _list(result, "resources"):
             state.record(ResourceResult.from_dict(_mapping(item, "syncResult.resources[]")))
+        earlier = [Approval.from_dict(item) for item in _list(data, "approvalHistory")]
+        latest = [Approval.from_dict(data["approval"])] if data.get("approval") else []
+        state.approvals = earlier + latest
+        state.hook_fingerprints = records_from_dict(data.get("hookFingerprints"))
         return state
-
-
-def _mapping(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise StateError(f"{where} must be an object, not {type(value).__name__}")
-    return value
-
-
-def _list(data: Mapping[str, Any], name: str) -> Sequence[Any]:
-    value = data.get(name) or []
-    if not isinstance(value, list | tuple):
-        raise StateError(f"{name} must be a list, not {type(value).__name__}")
-    return value

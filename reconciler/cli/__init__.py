@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "reconciler.cli.diff",
     "reconciler.cli.sync",
     "reconciler.cli.history",
+    "reconciler.cli.run",
     "sandbox.kube.cli",
 )
 

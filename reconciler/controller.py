@@ -1,0 +1,427 @@
+"""The controller: keeps every configured app equal to Git, and is what the bot, the CLI and
+the HTTP endpoints talk to (``reconciler.controller_api.ControllerAPI``).
+
+- **Scheduling** (``controller_schedule``): APScheduler refreshes each app every
+  ``reconciliationInterval`` seconds at most (``jitter`` spreads them below it; the
+  ``kajitori.dev/refresh-interval`` annotation overrides it per app, ``0`` turns polling
+  off), and at once on a webhook push, a ``refresh`` request or a live change of one of its
+  objects (the live cache's watch: a manual edit is noticed within about a second).
+- **Refresh** (``controller_refresh``): manifests, comparison, status record, events
+  (SyncStatusChanged, HealthChanged, DriftDetected), then auto-sync's decision
+  (``controller_policy``): a full sync of a new revision, a self-heal of the drifted
+  resources after Argo CD's backoff, or nothing (with a SyncError condition after a failed
+  attempt at the same revision).
+- **Operations** (``controller_ops``): one per app at a time, stepped on a worker pool of
+  ``workers`` threads, persisted after every step. ``start()`` resumes the operations a
+  previous process left in flight (``SyncOperation.restore``: no hook runs twice);
+  ``stop()`` lets running steps finish and persist.
+- **State**: history and operations in the ``Store``; app records, run-time switches of
+  auto-sync and self-heal (who and when), the audit log, the event log and the notifier's
+  key-value table in the ``RuntimeStore`` (``runtime``; the same SQLite file by default).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from reconciler.cluster_protocol import ClusterProtocol
+from reconciler.compare_types import Comparison
+from reconciler.config import Config
+from reconciler.controller_actions import OperationStarter
+from reconciler.controller_api import (
+    AppSummary,
+    OperationRefused,
+    OperationTicket,
+    ProgressCallback,
+    RuntimeToggle,
+    UnknownAppError,
+)
+from reconciler.controller_ops import OperationRunner
+from reconciler.controller_policy import INVALID_SPEC_ERROR
+from reconciler.controller_refresh import Refreshed, Refresher
+from reconciler.controller_schedule import AppScheduler, refresh_interval
+from reconciler.controller_status import app_document, summary_of
+from reconciler.controller_switches import Switches
+from reconciler.errors import KajitoriError
+from reconciler.event_types import Event
+from reconciler.events import EventBus
+from reconciler.history import HistoryEntry
+from reconciler.livecache import LiveCache, LiveChange
+from reconciler.manifests import ManifestLoader
+from reconciler.metrics import Metrics
+from reconciler.model import Application, Automated
+from reconciler.source import GitSource
+from reconciler.state import Store, in_flight
+from reconciler.state_runtime import (
+    AUTO_SYNC,
+    SELF_HEAL,
+    AuditEntry,
+    Override,
+    RuntimeStore,
+    runtime_store_for,
+)
+from reconciler.sync import Approval
+from reconciler.sync_types import rfc3339
+from reconciler.webhooks import PushEvent, apps_for_push
+
+log = logging.getLogger(__name__)
+
+LIVE_CHANGE_DELAY: Final = 0.25  # merges the burst of watch events one apply causes
+
+
+class Controller:
+    """The reconciler's controller (module docstring); implements ControllerAPI."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        cluster: ClusterProtocol,
+        git: GitSource,
+        store: Store,
+        events: EventBus,
+        metrics: Metrics,
+        clock: Callable[[], float] = time.time,
+        workers: int | None = None,
+        live_cache: LiveCache | None = None,
+        poll_interval: float = 1.0,
+        runtime: RuntimeStore | None = None,
+    ) -> None:
+        self.config = config
+        self.cluster = cluster
+        self.store = store
+        self.events = events
+        self.metrics = metrics
+        self.live_cache = live_cache
+        self._clock = clock
+        self._apps: dict[str, Application] = dict(config.applications)
+        settings = config.settings.controller
+        self.workers = workers or settings.workers
+        self._owns_runtime = runtime is None
+        self.runtime: RuntimeStore = runtime if runtime is not None else runtime_store_for(store)
+        self.loader = ManifestLoader(git)
+        self._refresher = Refresher(
+            loader=self.loader,
+            cluster=cluster,
+            runtime=self.runtime,
+            publish=self._publish,
+            metrics=metrics,
+            clock=clock,
+            live_cache=live_cache,
+        )
+        self._scheduler = AppScheduler(self._refresh, refresh_workers=max(2, self.workers))
+        self._runner = OperationRunner(
+            store=store,
+            publish=self._publish,
+            metrics=metrics,
+            call_later=self._scheduler.call_later,
+            workers=self.workers,
+            clock=clock,
+            poll_interval=poll_interval,
+            sync_timeout=settings.sync_timeout,
+            on_done=self._operation_done,
+        )
+        self._switches = Switches(self.runtime)
+        self._starter = OperationStarter(
+            runner=self._runner,
+            loader=self.loader,
+            store=store,
+            cluster=cluster,
+            refresher=self._refresher,
+            publish=self._publish,
+            clock=clock,
+            wave_delay=settings.wave_delay,
+        )
+        self._lock = threading.Lock()
+        self._started = False
+        self._stopped = False
+        self._previous_on_change: Callable[[LiveChange], None] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def started(self) -> bool:
+        return self._started and not self._stopped
+
+    def ready(self) -> bool:
+        """Started, and the live cache (if any) has listed every watched kind."""
+        return self.started and (self.live_cache is None or self.live_cache.synced())
+
+    def start(self) -> None:
+        """Announce new and removed apps, resume interrupted operations, follow the live
+        cache and start the schedule. Idempotent."""
+        with self._lock:
+            if self._started or self._stopped:
+                return
+            self._started = True
+        self._refresher.announce(self._apps, self.metrics)
+        for name in sorted(self._apps):
+            self._starter.resume(self._apps[name])
+        if self.live_cache is not None:
+            self._previous_on_change = self.live_cache.on_change
+            self.live_cache.on_change = self._on_live_change
+        settings = self.config.settings.controller
+        for name, app in sorted(self._apps.items()):
+            interval = refresh_interval(app, settings.reconciliation_interval)
+            self._scheduler.add_app(name, interval, settings.jitter)
+        self._scheduler.start()
+        log.info("controller started: %d app(s), %d worker(s)", len(self._apps), self.workers)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop scheduling; let the steps that run now finish and persist (up to ``timeout``
+        seconds). In-flight operations stay saved and resume at the next start(). The
+        runtime store is closed if the controller opened it (the ``store`` is the caller's)."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        deadline = time.monotonic() + timeout
+        if self.live_cache is not None and self.live_cache.on_change == self._on_live_change:
+            self.live_cache.on_change = self._previous_on_change
+        if not self._runner.stop(timeout):
+            log.warning("some operation steps did not finish within %.1f s", timeout)
+        self._scheduler.shutdown(max(0.0, deadline - time.monotonic()))
+        if self._owns_runtime:
+            self.runtime.close()
+        log.info("controller stopped")
+
+    def on_push(self, push: PushEvent) -> list[str]:
+        """Refresh (with a fetch) every app that follows the pushed repository and revision;
+        their names."""
+        names = [app.name for app in apps_for_push(list(self._apps.values()), push)]
+        for name in names:
+            self._scheduler.request(name, fetch=True)
+        return names
+
+    def refresh_now(self, app: str, *, fetch: bool = True) -> dict[str, Any]:
+        """Refresh ``app`` on this thread (auto-sync included) and return its status."""
+        self._app(app)
+        self._refresh(app, fetch)
+        return self.app_status(app)
+
+    # -- ControllerAPI: reading ------------------------------------------------------------
+
+    def app_names(self) -> list[str]:
+        return sorted(self._apps)
+
+    def application(self, app: str) -> Application:
+        return self._app(app)
+
+    def apps(self) -> list[AppSummary]:
+        return [
+            summary_of(
+                self._apps[name],
+                self._refresher.record(name),
+                auto_sync=self.auto_sync_enabled(name),
+                self_heal=self.self_heal_enabled(name),
+                operation_phase=self._runner.phase(name),
+            )
+            for name in self.app_names()
+        ]
+
+    def app_status(self, app: str) -> dict[str, Any]:
+        application = self._app(app)
+        return app_document(
+            application,
+            self._refresher.record(app),
+            automated=self._switches.automated(application),
+            operation=self.store.operation(app),
+            history=self.store.history(app),
+            overrides=self._switches.of(app),
+        )
+
+    def operation(self, app: str) -> dict[str, Any] | None:
+        """The app's latest operation state (in flight or finished), or None."""
+        self._app(app)
+        return self.store.operation(app)
+
+    def history(self, app: str) -> list[HistoryEntry]:
+        self._app(app)
+        return self.store.history(app)
+
+    def diff(self, app: str) -> Comparison:
+        return self._refresher.compare_now(self._app(app))
+
+    def auto_sync_enabled(self, app: str) -> bool:
+        return self._switches.automated(self._app(app)) is not None
+
+    def self_heal_enabled(self, app: str) -> bool:
+        """The self-heal switch (run-time, else the spec); it acts only while auto-sync is
+        enabled too."""
+        return self._switches.self_heal(self._app(app))
+
+    # -- ControllerAPI: acting -------------------------------------------------------------
+
+    def refresh(self, app: str) -> None:
+        self._app(app)
+        self._scheduler.request(app, fetch=True)
+
+    def sync(
+        self,
+        app: str,
+        *,
+        actor: str,
+        revision: str | None = None,
+        prune: bool = False,
+        dry_run: bool = False,
+        on_progress: ProgressCallback | None = None,
+    ) -> OperationTicket:
+        """Queue a manual sync (fetches and renders first, so a bad revision or a render
+        error raises here: SourceError, RenderError)."""
+        application = self._app(app)
+        self._require_running(app)
+        self._refuse_if_invalid(app)
+        ticket = self._starter.manual_sync(
+            application,
+            actor=actor,
+            revision=revision,
+            prune=prune,
+            dry_run=dry_run,
+            on_progress=on_progress,
+        )
+        detail = f"revision {ticket.revision}" + (" (dry run)" if dry_run else "")
+        self.record_audit(actor, "sync", app, allowed=True, detail=detail)
+        return ticket
+
+    def rollback(
+        self,
+        app: str,
+        *,
+        actor: str,
+        history_id: int | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> OperationTicket:
+        """Sync to a history entry's revision with hooks skipped, pausing auto-sync first
+        (persisted, with who and when) so it does not sync the app straight back."""
+        application = self._app(app)
+        self._require_running(app)
+
+        def pause() -> None:
+            if self.auto_sync_enabled(app):
+                self.set_auto_sync(app, False, actor=actor)
+
+        ticket, entry = self._starter.rollback(
+            application,
+            actor=actor,
+            history_id=history_id,
+            on_progress=on_progress,
+            pause_auto_sync=pause,
+        )
+        detail = f"history {entry.id} {entry.revision}"
+        self.record_audit(actor, "rollback", app, allowed=True, detail=detail)
+        return ticket
+
+    def terminate(self, app: str, *, actor: str) -> bool:
+        """Terminate the app's running operation; False when none runs."""
+        self._app(app)
+        done = self._runner.terminate(app)
+        self.record_audit(actor, "terminate", app, allowed=True, detail="" if done else "idle")
+        return done
+
+    def decide_approval(
+        self, app: str, approval_id: str, approved: bool, *, actor: str
+    ) -> Approval:
+        """Approve or reject the gated hook the app's operation waits for (the first
+        decision wins; a repeated one returns it unchanged). OperationRefused when no
+        operation runs, ApprovalError for an unknown approval id."""
+        self._app(app)
+        decision = self._runner.decide(app, approval_id, approved, actor)
+        verb = "approve" if approved else "reject"
+        self.record_audit(actor, verb, app, allowed=True, detail=f"approval {approval_id}")
+        return decision
+
+    def set_auto_sync(self, app: str, enabled: bool, *, actor: str) -> RuntimeToggle:
+        return self._toggle(app, AUTO_SYNC, enabled, actor)
+
+    def set_self_heal(self, app: str, enabled: bool, *, actor: str) -> RuntimeToggle:
+        return self._toggle(app, SELF_HEAL, enabled, actor)
+
+    def record_audit(
+        self, actor: str, action: str, app: str, *, allowed: bool, detail: str = ""
+    ) -> None:
+        """Append to the audit log (any app name, known or not: denials are kept too)."""
+        entry = AuditEntry(rfc3339(self._clock()), actor, action, app, allowed, detail)
+        try:
+            self.runtime.append_audit(entry)
+        except KajitoriError:
+            log.exception("cannot write the audit log")
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _app(self, app: str) -> Application:
+        found = self._apps.get(app)
+        if found is None:
+            raise UnknownAppError(app, sorted(self._apps))
+        return found
+
+    def _require_running(self, app: str) -> None:
+        if not self.started:
+            raise OperationRefused(f"app {app}: the controller is not running")
+
+    def _refuse_if_invalid(self, app: str) -> None:
+        for condition in self._refresher.record(app).conditions:
+            if condition.get("type") == INVALID_SPEC_ERROR:
+                raise OperationRefused(f"app {app}: {condition.get('message')}")
+
+    def _toggle(self, app: str, name: str, enabled: bool, actor: str) -> RuntimeToggle:
+        self._app(app)
+        override = Override(name, enabled, actor, rfc3339(self._clock()))
+        self._switches.set(app, override)
+        what = "auto-sync" if name == AUTO_SYNC else "self-heal"
+        self.record_audit(actor, f"{'enable' if enabled else 'disable'} {what}", app, allowed=True)
+        log.info("app %s: %s %s by %s", app, what, "on" if enabled else "off", actor)
+        self._scheduler.request(app, fetch=False)
+        return RuntimeToggle(enabled, override.changed_by, override.changed_at)
+
+    def _publish(self, event: Event) -> None:
+        self.events.publish(event)
+        try:
+            self.runtime.append_event(event.to_dict())
+        except KajitoriError:
+            log.exception("cannot write the event log")
+
+    def _refresh(self, name: str, fetch: bool) -> None:
+        """One refresh (on a scheduler thread, or the caller's for refresh_now). The runner
+        is asked before the store is read: an operation ending in between then counts as
+        running (harmless: its end requests another refresh), never as a stale Running state
+        without an operation, which would look like a revision never attempted."""
+        app = self._apps.get(name)
+        if app is None or self._stopped:
+            return
+        automated = self._switches.automated(app)
+        busy = self._runner.busy(name)  # first: see the docstring
+        last = self.store.operation(name)
+        result = self._refresher.refresh(
+            app,
+            self.config.project_of(app),
+            automated=automated,
+            last_operation=last,
+            operation_running=busy or in_flight(last),
+            fetch=fetch,
+        )
+        self._act(app, automated, result)
+
+    def _act(self, app: Application, automated: Automated | None, result: Refreshed) -> None:
+        decision = result.decision
+        if decision.action == "wait":
+            self._scheduler.request(app.name, fetch=False, delay=decision.delay)
+        elif decision.action in ("sync", "self-heal") and result.manifests and self.started:
+            self._starter.automated(app, automated, decision, result.manifests)
+
+    def _operation_done(self, name: str, state: Mapping[str, Any]) -> None:
+        self._scheduler.request(name, fetch=False)
+
+    def _on_live_change(self, change: LiveChange) -> None:
+        for name in change.apps:
+            if name in self._apps:
+                self._scheduler.request(name, fetch=False, delay=LIVE_CHANGE_DELAY)
+        previous = self._previous_on_change
+        if previous is not None:
+            previous(change)
+
+
+__all__ = ["LIVE_CHANGE_DELAY", "Controller"]
