@@ -120,6 +120,18 @@ def deployment(cluster: Cluster, name: str, app: str) -> None:
     cluster.apply(body)
 
 
+def wait_until_available(api: Any, name: str, timeout: float = 10.0) -> None:
+    """Wait until the simulated controllers stop writing the Deployment's status (Available),
+    so a cache that lists afterwards has nothing left to be told about."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = k8s.AppsV1Api(api).read_namespaced_deployment(name, NS).status
+        if status is not None and status.available_replicas == 1:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"Deployment {name} not available within {timeout} s")
+
+
 def cm_key(name: str) -> ResourceKey:
     return ResourceKey("", "ConfigMap", NS, name)
 
@@ -130,6 +142,7 @@ def test_lists_indexes_and_sees_client_edits_and_deletes_within_two_seconds(
     config_map(kube_api, "settings", {"mode": "a"}, app="guestbook")
     config_map(kube_api, "unmanaged", {"x": "1"})
     deployment(cluster, "web", app="guestbook")
+    wait_until_available(kube_api, "web")
     cache = make_cache(page_size=1)  # the list is read one object per page
     cache.set_kinds([CM, DEPLOY])
     assert cache.wait_synced(5)
