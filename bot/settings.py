@@ -14,6 +14,7 @@ slack:
              toggleSelfHeal: /toggle-selfheal, gitops: /gitops}
   channels: {default: "#deploys", apps: {guestbook: "#guestbook"}, projects: {payments: C0PAY}}
   approvalTimeout: 1h
+  apiUrl: https://slack.com/api/     # optional: another Web API base (a stand-in's)
 rbac:
   projects:
     "*":      {viewers: [S0DEVS]}
@@ -52,6 +53,7 @@ _SLACK_FIELDS = (
     "commands",
     "channels",
     "approvalTimeout",
+    "apiUrl",
 )
 _COMMAND_FIELDS = {
     "sync": "sync",
@@ -69,6 +71,7 @@ _CHANNEL_NAME = re.compile(r"^#?[a-z0-9][a-z0-9_\-]{0,79}$")
 # Slack user IDs (U… or, in Enterprise Grid, W…) and user group IDs (S…).
 USER_ID: Final = re.compile(r"^[UW][A-Z0-9]{2,}$")
 GROUP_ID: Final = re.compile(r"^S[A-Z0-9]{2,}$")
+_API_URL = re.compile(r"^https?://[^/\s@]+(/\S*)?$")
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,7 @@ class SlackSettings:
     commands: CommandNames = field(default_factory=CommandNames)
     channels: ChannelRoutes = field(default_factory=ChannelRoutes)
     approval_timeout: float = DEFAULT_APPROVAL_TIMEOUT
+    api_url: str = ""  # the Web API base URL ending in "/"; "" means Slack's own
 
     @property
     def connected(self) -> bool:
@@ -130,7 +134,7 @@ class SlackSettings:
         return (
             f"SlackSettings(mode={self.mode!r}, connected={self.connected}, "
             f"commands={self.commands!r}, channels={self.channels!r}, "
-            f"approval_timeout={self.approval_timeout!r})"
+            f"approval_timeout={self.approval_timeout!r}, api_url={self.api_url!r})"
         )
 
 
@@ -267,6 +271,23 @@ def _channels(
     )
 
 
+def _api_url(fields: Fields) -> str:
+    """``apiUrl``: the Web API base URL (for a Slack stand-in, as ``kajitori demo`` uses),
+    always ending in "/" as slack_sdk appends method names to it; "" when not set."""
+    if not fields.has("apiUrl"):
+        return ""
+    url = fields.string("apiUrl", "", nonempty=True).strip()
+    if not url:
+        return ""
+    if not _API_URL.match(url):
+        fields.problem(
+            "apiUrl",
+            "expected an http(s) URL without credentials, such as https://slack.com/api/",
+        )
+        return ""
+    return url if url.endswith("/") else url + "/"
+
+
 def parse_slack_settings(
     fields: Fields,
     *,
@@ -306,6 +327,7 @@ def parse_slack_settings(
         commands=_commands(fields.mapping("commands")),
         channels=_channels(fields.mapping("channels"), apps, projects),
         approval_timeout=timeout,
+        api_url=_api_url(fields),
     )
 
 

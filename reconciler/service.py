@@ -22,9 +22,8 @@ a ``HeadlessNotifier`` logs every event as the notification it would have sent. 
 life of their own (a Socket Mode connection, a notification sender) join the service's
 lifecycle through ``Service.on_start`` and ``Service.on_stop``.
 
-``attach_extensions`` runs the ``SERVICE_EXTENSIONS``: functions named ``"module:function"``
-and imported only then, so that the reconciler never imports the bot, which plugs itself in
-(``bot.extension``) when the settings connect Slack or GitHub.
+``reconciler.service_extensions.attach_extensions`` plugs in what the reconciler does not know
+(the Slack bot, ``bot.extension``) by name, so that the reconciler never imports the bot.
 
 ``Service.start()`` binds the port first (so a taken port fails before anything runs), then
 starts the controller. ``Service.stop()`` is graceful and idempotent: readiness goes to 503
@@ -36,13 +35,12 @@ and cluster connections are released. ``Service.wait()`` blocks until SIGTERM or
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Protocol, TextIO
+from typing import TYPE_CHECKING, Final, TextIO
 
 from reconciler.cluster import Cluster
 from reconciler.cluster_watch import ClusterWatch
@@ -69,8 +67,6 @@ log = logging.getLogger(__name__)
 DEFAULT_STOP_TIMEOUT: Final = 20.0
 STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
 HTTP_ACTOR: Final = "api"
-# What `kajitori run` (and `kajitori demo`) plug into every service, in this order.
-SERVICE_EXTENSIONS: Final = ("bot.extension:attach_github", "bot.extension:attach_slack")
 
 
 def service_secrets(settings: Settings) -> list[Secret]:
@@ -221,8 +217,9 @@ class Service:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> Service:
-        """Listen, then start the controller (resuming in-flight operations). OSError when
-        the port is taken; on any failure what was started is stopped again."""
+        """Listen, then start the controller (resuming in-flight operations), then run the
+        ``on_start`` hooks. OSError when the port is taken; on any failure what was started
+        is stopped again."""
         with self._lock:
             if self._started or self._stopped:
                 return self
@@ -329,38 +326,6 @@ class Service:
         self.stop()
 
 
-class ServiceExtension(Protocol):
-    """Plugs a feature into a built (not started) service: mounts, notifiers, lifecycle."""
-
-    def __call__(self, service: Service, config: Config, *, env: Mapping[str, str]) -> None: ...
-
-
-def load_extension(spec: str) -> ServiceExtension:
-    """The function ``spec`` names as ``"package.module:function"``. ValueError for a
-    malformed name; ImportError or AttributeError when it does not exist."""
-    module_name, colon, attribute = spec.partition(":")
-    if not colon or not module_name or not attribute:
-        raise ValueError(f"service extension {spec!r}: expected 'package.module:function'")
-    found = getattr(importlib.import_module(module_name), attribute)
-    if not callable(found):
-        raise TypeError(f"service extension {spec!r} is not callable")
-    extension: ServiceExtension = found
-    return extension
-
-
-def attach_extensions(
-    service: Service,
-    config: Config,
-    *,
-    env: Mapping[str, str],
-    extensions: Sequence[str] = SERVICE_EXTENSIONS,
-) -> None:
-    """Run each extension on ``service`` before it starts. Their errors (ConfigError for bad
-    settings) propagate; the caller then stops the service, which undoes what was attached."""
-    for spec in extensions:
-        load_extension(spec)(service, config, env=env)
-
-
 def _cluster(
     env: Mapping[str, str], kubeconfig: str | Path | None, context: str | None, in_cluster: bool
 ) -> Cluster:
@@ -437,12 +402,8 @@ def build_service(
 
 __all__ = [
     "DEFAULT_STOP_TIMEOUT",
-    "SERVICE_EXTENSIONS",
     "Service",
-    "ServiceExtension",
-    "attach_extensions",
     "build_service",
-    "load_extension",
     "service_secrets",
     "setup_logging",
     "webhook_secret",

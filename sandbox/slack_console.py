@@ -3,12 +3,21 @@
 Served at ``/`` of the Slack stand-in (``kajitori demo`` prints the address). It polls
 ``/_sandbox/messages`` and draws what each channel shows: the bot's messages with their Block
 Kit content (header, section text and fields, context, buttons, dividers), "(edited)" marks,
-threads, files and the ephemerals of the person you act as. When the sandbox knows the bot's
-URL, the command box sends a signed slash command and the buttons send signed clicks through
-``/_sandbox/command`` and ``/_sandbox/click``. All text is inserted as text, never as HTML.
+threads, files, attachments with their colour bars and the ephemerals of the person you act
+as. When the sandbox knows the bot's URL, the command box sends a signed slash command and the
+buttons send signed clicks through ``/_sandbox/command`` and ``/_sandbox/click``. All text is
+inserted as text, never as HTML.
+
+``kajitori demo`` serves the same page with a "Demo" panel of its own actions and links
+(:class:`ConsoleAction`, :class:`ConsoleLink`): a button posts to the action's path on the
+page's server and shows the answer's ``message``.
 """
 
 from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>kajitori · Slack sandbox</title>
@@ -37,12 +46,22 @@ pre{background:#f6f6f6;padding:6px;max-height:240px;overflow:auto}
 form{display:flex;padding:10px 20px;border-top:1px solid #ddd}
 form input{flex:1;padding:8px;font:inherit}
 #status{padding:0 20px 8px;color:#a00;font-size:12px}
+#status.info{color:#1d6b3a}
+.att{border-left:4px solid #ddd;padding:2px 0 2px 10px;margin:6px 0}
+.att-title{font-weight:700;display:block}
+.field-title{font-weight:700;font-size:13px}
+.wide{grid-column:1/-1}
+.demo{margin-top:20px;border-top:1px solid #6b3a6c;padding-top:10px}
+.demo h2{font-size:14px;color:#fff;margin:0 0 6px}
+.demo button{display:block;width:100%;margin:6px 0;text-align:left}
+.demo a{color:#cfc3cf;text-decoration:underline}
 </style></head><body>
 <nav><h1>kajitori sandbox</h1><div id="channels"></div>
 <label>acting as<select id="user"></select></label></nav>
 <main><div id="log"></div><div id="status"></div>
 <form id="cmd"><input id="line" placeholder="/sync guestbook" autocomplete="off"></form></main>
 <script>
+const DEMO = __DEMO__;
 let current = null, me = null, directory = null;
 const el = (tag, cls, text) => {
   const e = document.createElement(tag);
@@ -50,15 +69,90 @@ const el = (tag, cls, text) => {
   if (text !== undefined && text !== null) e.textContent = text;
   return e;
 };
-const textOf = (t) => (t && typeof t === "object") ? (t.text || "") : (t || "");
+// Slack's markup shown as Slack shows it: <url|label> as label, <@U1> as @name, <#C1|x> as
+// #x, <!here> as @here, a date as its fallback text, then the three escaped characters. The
+// result is still inserted as text.
+function shown(s) {
+  if (typeof s !== "string") return s;
+  const n = names();
+  return s.replace(/<([^<>|]*)(?:[|]([^<>]*))?>/g, (all, target, label) => {
+    if (target[0] === "@") return "@" + (n[target.slice(1)] || label || target.slice(1));
+    if (target[0] === "#") return "#" + (label || target.slice(1));
+    if (target.startsWith("!date^")) return label || "";
+    if (target.startsWith("!subteam^")) return label || "@" + target.slice(9);
+    if (target[0] === "!") return "@" + (label || target.slice(1));
+    return label || target;
+  }).replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+}
+const textOf = (t) => shown((t && typeof t === "object") ? (t.text || "") : (t || ""));
 const names = () => Object.fromEntries((directory ? directory.users : []).map(u => [u.id, u.name]));
+function say(text, info) {
+  const status = document.getElementById("status");
+  status.className = info ? "info" : "";
+  status.textContent = text || "";
+}
 async function post(path, doc) {
   const answer = await fetch(path, {method: "POST", body: JSON.stringify(doc)});
   const body = await answer.json();
   const odd = body.status && body.status !== 200;
-  document.getElementById("status").textContent =
-    body.ok ? (odd ? "bot answered " + body.status : "") : body.error;
+  say(body.ok ? (odd ? "bot answered " + body.status : "") : body.error);
   refresh();
+}
+const COLOURS = {good: "#2eb67d", warning: "#ecb22e", danger: "#e01e5a"};
+function colour(c) {
+  if (COLOURS[c]) return COLOURS[c];
+  if (/^#?[0-9a-fA-F]{6}$/.test(c || "")) return c[0] === "#" ? c : "#" + c;
+  return "#dddddd";
+}
+function safeLink(tag, cls, text, url) {
+  const ok = /^https?:[/][/]/.test(url || "");
+  const e = el(ok ? "a" : tag, cls, text);
+  if (ok) { e.href = url; e.target = "_blank"; e.rel = "noopener"; }
+  return e;
+}
+function attachments(list, ts) {
+  const box = el("div");
+  for (const a of list || []) {
+    const att = el("div", "att");
+    att.style.borderLeftColor = colour(a.color);
+    if (a.pretext) att.append(el("div", "text", shown(a.pretext)));
+    if (a.title) att.append(safeLink("div", "att-title", shown(a.title), a.title_link));
+    if (a.text) att.append(el("div", "text", shown(a.text)));
+    if (a.fields && a.fields.length) {
+      const f = el("div", "fields");
+      for (const x of a.fields) {
+        const cell = el("div", x.short ? "" : "wide");
+        cell.append(el("div", "field-title", shown(x.title || "")));
+        cell.append(el("div", "text", shown(x.value || "")));
+        f.append(cell);
+      }
+      att.append(f);
+    }
+    if (a.blocks) att.append(blocks(a.blocks, ts));
+    if (a.footer) att.append(el("div", "context", shown(a.footer)));
+    box.append(att);
+  }
+  return box;
+}
+function demoPanel() {
+  if (!DEMO.actions.length && !DEMO.links.length) return;
+  const box = el("div", "demo");
+  box.append(el("h2", "", "Demo"));
+  for (const a of DEMO.actions) {
+    const b = el("button", "", a.label);
+    b.id = "demo-" + a.id;
+    b.title = a.help;
+    b.onclick = async () => {
+      say("…", true);
+      const answer = await fetch(a.path, {method: "POST"});
+      const body = await answer.json();
+      say(body.ok ? body.message : body.error, body.ok);
+      refresh();
+    };
+    box.append(b);
+  }
+  for (const l of DEMO.links) box.append(safeLink("span", "", l.label, l.url));
+  document.querySelector("nav").append(box);
 }
 function blocks(list, ts) {
   const box = el("div");
@@ -102,8 +196,9 @@ function message(m, cls) {
   if (m.to) head.append(el("span", "note", "only visible to " + (n[m.to] || m.to)));
   if (m.deleted) head.append(el("span", "note", "This message was deleted."));
   box.append(head);
-  if (m.text && !(m.blocks && m.blocks.length)) box.append(el("div", "text", m.text));
+  if (m.text && !(m.blocks && m.blocks.length)) box.append(el("div", "text", shown(m.text)));
   box.append(blocks(m.blocks, m.ts));
+  box.append(attachments(m.attachments, m.ts));
   for (const f of m.files || []) {
     box.append(el("div", "note", "file: " + f.title + " (" + f.size + " bytes)"));
     if (f.content) box.append(el("pre", "", f.content));
@@ -152,6 +247,7 @@ async function start() {
     document.getElementById("line").value = "";
     post("/_sandbox/command", {command, text, user_id: me, channel_id: current});
   };
+  demoPanel();
   refresh();
   setInterval(refresh, 1000);
 }
@@ -160,6 +256,32 @@ start();
 """
 
 
-def console_page() -> bytes:
-    """The console's HTML (static; the page fetches everything it shows)."""
-    return _PAGE.encode("utf-8")
+@dataclass(frozen=True)
+class ConsoleAction:
+    """A button of the console's "Demo" panel: POSTs to ``path`` on the page's server, which
+    answers ``{"ok": true, "message": ...}`` or ``{"ok": false, "error": ...}``."""
+
+    id: str
+    label: str
+    path: str
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class ConsoleLink:
+    """A link of the "Demo" panel (opens in a new tab; http(s) only)."""
+
+    label: str
+    url: str
+
+
+def console_page(actions: Sequence[ConsoleAction] = (), links: Sequence[ConsoleLink] = ()) -> bytes:
+    """The console's HTML (static; the page fetches everything it shows), with a "Demo"
+    panel when ``actions`` or ``links`` are given."""
+    demo = {
+        "actions": [vars(action) for action in actions],
+        "links": [vars(link) for link in links],
+    }
+    # JSON inside <script>: "<" escaped so no value can close the script element.
+    data = json.dumps(demo).replace("<", "\\u003c")
+    return _PAGE.replace("__DEMO__", data).encode("utf-8")

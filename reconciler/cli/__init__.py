@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "reconciler.cli.history",
     "reconciler.cli.run",
     "sandbox.kube.cli",
+    "sandbox.demo_cli",
 )
 
 

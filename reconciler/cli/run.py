@@ -4,7 +4,7 @@ Loads the configuration (``{env: NAME}`` secrets from the process environment), 
 logging the settings ask for (text or JSON, every secret redacted), builds the service
 (``reconciler.service``: controller, live cache, state store, HTTP port with probes, metrics,
 GitHub webhooks and the refresh API), plugs in the service extensions (the Slack bot and
-GitHub commit statuses, ``reconciler.service.SERVICE_EXTENSIONS``, when the settings ask for
+GitHub commit statuses, ``reconciler.service_extensions``, when the settings ask for
 them) and starts it. Without Slack it runs headless and logs what it would have notified.
 SIGTERM or SIGINT stops it gracefully (in-flight steps finish and are persisted) and the exit
 code is 0; a configuration problem, an unreadable kubeconfig, a state file that cannot be
@@ -78,7 +78,8 @@ def serve(args: argparse.Namespace, env: Mapping[str, str], err: TextIO) -> int:
         print(f"{args.config}: {len(error.problems)} problem(s) found", file=err)
         return 1
     # Imported here so that `kajitori check` and friends do not load the service's parts.
-    from reconciler.service import attach_extensions, build_service, setup_logging
+    from reconciler.service import build_service, setup_logging
+    from reconciler.service_extensions import attach_extensions
 
     setup_logging(config.settings, err)
     try:
