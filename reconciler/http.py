@@ -23,6 +23,7 @@ rather than open. ``HttpServer`` runs the application on waitress in a backgroun
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -325,7 +326,10 @@ class HttpServer:
         if self._server is None:
             return
         self._stopping.set()
-        self._server.pull_trigger()
+        # Wake the loop now rather than at its next timeout; OSError means the loop saw the
+        # flag first and already closed the trigger.
+        with contextlib.suppress(OSError):
+            self._server.pull_trigger()
         if self._thread is not None:
             self._thread.join(timeout)
         self._server = None
