@@ -24,6 +24,7 @@ expanded from ``HOME`` in the environment mapping.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -244,8 +245,15 @@ def _repository(fields: Fields, ctx: _Context) -> RepoCredential | None:
     return credential if url else None
 
 
+_SECRET_KEY = re.compile(r"(token|secret|password|privatekey)$", re.IGNORECASE)
+
+
 def _resolve_raw(value: Any, path: str, fields: Fields, ctx: _Context) -> Any:
-    """A raw section's value with ``{env: NAME}`` mappings resolved into Secrets."""
+    """A raw section's value with ``{env: NAME}`` mappings resolved into Secrets, and a
+    literal string under a secret-looking key (``botToken``, ``signingSecret``, ``password``,
+    ...) held as a Secret too, so log redaction knows it whichever way it was written."""
+    if isinstance(value, str) and value.strip() and _SECRET_KEY.search(path.rpartition(".")[2]):
+        return Secret(value.strip())
     if isinstance(value, dict):
         if set(value) == {"env"}:
             return ctx.env_secret(fields.child(value, path))

@@ -228,3 +228,17 @@ def test_build_settings_from_a_mapping() -> None:
     with pytest.raises(ConfigError) as info:
         build_settings({"controller": {"workers": 0}}, source="inline")
     assert info.value.problems == ["inline: controller.workers: must be at least 1, got 0"]
+
+
+def test_a_literal_token_in_a_raw_section_is_held_as_a_secret() -> None:
+    from reconciler.config import parse_config
+    from reconciler.settings import Secret
+
+    text = (
+        "apiVersion: kajitori.dev/v1alpha1\nkind: Settings\n"
+        "github:\n  token: ghp-literal-value\n  baseUrl: https://ghe.example.com/api/v3\n"
+    )
+    settings = parse_config(text, "s.yaml", env={}).settings
+    token = settings.github["token"]
+    assert isinstance(token, Secret) and token.reveal() == "ghp-literal-value"
+    assert settings.github["baseUrl"] == "https://ghe.example.com/api/v3"
