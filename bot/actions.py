@@ -29,6 +29,7 @@ from bot.blocks import (
 )
 from bot.blocks_kit import MAX_BLOCKS, Block, context, message, section
 from bot.mrkdwn import clip, code, short_revision, user_ref
+from bot.rollback_git_note import rollback_git_note
 from bot.runtime import BotRuntime, Posted, Requester
 from bot.sync_reporter import SyncReporter
 from reconciler.controller_api import UnknownAppError
@@ -187,6 +188,10 @@ def _confirm(rt: BotRuntime, req: Requester, body: Mapping[str, Any]) -> None:
     detail = f"operation {ticket.operation_id} to #{choice.history_id} {ticket.revision}"
     rt.audit(req.user_id, "rollback", choice.app, allowed=True, detail=detail)
     reporter.started(ticket)
+    git_note = rollback_git_note(rt.controller, choice.app)
+    if git_note:
+        confirmed = f":white_check_mark: Confirmed by {who}: rolling back to {target}."
+        _close(rt, req, body, f"{confirmed}\n{git_note}")
 
 
 def _cancel(rt: BotRuntime, req: Requester, body: Mapping[str, Any]) -> None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 from slack_bolt import Ack, App
@@ -36,7 +37,10 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from bot.actions import handle_rollback_cancel, handle_rollback_confirm
+from bot.actions_approval import handle_approval_approve, handle_approval_reject
+from bot.approvals_store import ApprovalMessages
 from bot.blocks import ROLLBACK_CANCEL_ACTION, ROLLBACK_CONFIRM_ACTION
+from bot.blocks_approval import APPROVE_ACTION, REJECT_ACTION
 from bot.commands import handle_command
 from bot.groups import UserGroups, rbac_groups
 from bot.runtime import RATE_LIMIT_RETRIES, BotRuntime, rate_limited_client
@@ -53,9 +57,14 @@ SLACK_API_URL: Final = "https://slack.com/api/"
 # Bolt runs each listener on this pool and polls for its ack; listeners only ack and queue,
 # so a few threads serve many concurrent requests.
 LISTENER_THREADS: Final = 16
+# The slack_bolt App's name; it is also the name of the logger Bolt configures, so it must not
+# be "kajitori" (the parent of kajitori.run and kajitori.notifications, whose level Bolt would
+# reset).
+APP_NAME: Final = "kajitori-bot"
 BUSY_TEXT: Final = ":hourglass: kajitori is busy right now; please try again in a minute."
 
 _RUNTIMES: weakref.WeakKeyDictionary[App, BotRuntime] = weakref.WeakKeyDictionary()
+_APPROVALS: weakref.WeakKeyDictionary[App, ApprovalMessages] = weakref.WeakKeyDictionary()
 _ACK_EXECUTORS: weakref.WeakKeyDictionary[App, ThreadPoolExecutor] = weakref.WeakKeyDictionary()
 
 
@@ -94,11 +103,13 @@ def create_app(
     verify_token: bool = True,
     workers: int = DEFAULT_WORKERS,
     max_pending: int = DEFAULT_MAX_PENDING,
+    approvals: ApprovalMessages | None = None,
 ) -> App:
     """The Slack app for ``settings`` on ``controller``. ``executor`` (owned by the caller)
     runs the bot's work instead of a pool of ``workers`` threads; at most ``max_pending``
     commands wait or run at once, further ones are answered "busy". ConfigError when Slack
-    is not configured (no bot token) or http mode lacks its signing secret."""
+    is not configured (no bot token) or http mode lacks its signing secret. ``approvals``
+    keeps the approval messages posted (``bot.approvals``); in memory when not given."""
     signing_secret = _signing_secret(settings)
     web = rate_limited_client(client or make_web_client(settings, api_url=api_url))
     if not web.token:
@@ -114,7 +125,7 @@ def create_app(
         max_workers=LISTENER_THREADS, thread_name_prefix="kajitori-ack"
     )
     app = App(
-        name="kajitori",
+        name=APP_NAME,
         client=web,  # its token is the app's; Bolt ignores ``token`` when given a client
         signing_secret=signing_secret,
         request_verification_enabled=settings.slack.mode == HTTP_MODE,
@@ -122,8 +133,10 @@ def create_app(
         process_before_response=False,
         listener_executor=ack_executor,
     )
-    _register(app, runtime)
+    messages = approvals if approvals is not None else ApprovalMessages()
+    _register(app, runtime, messages)
     _RUNTIMES[app] = runtime
+    _APPROVALS[app] = messages
     _ACK_EXECUTORS[app] = ack_executor
     return app
 
@@ -131,6 +144,11 @@ def create_app(
 def runtime_of(app: App) -> BotRuntime:
     """The runtime behind an app made by :func:`create_app` (its pool, client, caches)."""
     return _RUNTIMES[app]
+
+
+def approval_messages(app: App) -> ApprovalMessages:
+    """The approval messages of an app made by :func:`create_app`."""
+    return _APPROVALS[app]
 
 
 def shutdown(app: App, wait: bool = True) -> None:
@@ -162,7 +180,7 @@ def wsgi_app(app: App, path: str = SLACK_EVENTS_PATH) -> WSGIApplication:
 Handler = Callable[[BotRuntime, dict[str, Any]], None]
 
 
-def _register(app: App, runtime: BotRuntime) -> None:
+def _register(app: App, runtime: BotRuntime, messages: ApprovalMessages) -> None:
     def on_command(ack: Ack, body: dict[str, Any]) -> None:
         runtime.pool.request_arrived()
         if runtime.pool.submit(handle_command, runtime, dict(body)) is None:
@@ -182,3 +200,5 @@ def _register(app: App, runtime: BotRuntime) -> None:
         app.command(name)(on_command)
     app.action(ROLLBACK_CONFIRM_ACTION)(click(handle_rollback_confirm))
     app.action(ROLLBACK_CANCEL_ACTION)(click(handle_rollback_cancel))
+    app.action(APPROVE_ACTION)(click(partial(handle_approval_approve, messages=messages)))
+    app.action(REJECT_ACTION)(click(partial(handle_approval_reject, messages=messages)))

@@ -67,7 +67,7 @@ def _body(view: ApprovalView, *, pending: bool) -> list[Block]:
         revision = link(view.commit_url, revision)
     hook = code(view.hook.name, 200)
     if pending:
-        headline = f":lock: {bold('Approval needed')}: {hook} of {bold(app)} waits to run"
+        headline = f":lock: {bold('Approval needed')}: {hook} of {bold(app)} waits for approval"
     else:
         headline = f":lock: Migration {hook} of {bold(app)}"
     blocks: list[Block] = [section(headline)]
@@ -146,10 +146,14 @@ def approval_decided(view: ApprovalView, decision: ApprovalDecision) -> SlackMes
     elif decision.approved is False:
         outcome = f":no_entry: {bold('Rejected')} by {user_ref(decision.by)} {when}"
         word = "rejected"
+    elif decision.note:
+        outcome = f":fast_forward: {bold('Closed')} {when}: {clip(decision.note, 1000)}"
+        outcome += "; the hook did not run"
+        word = "closed"
     else:
         outcome = f":hourglass: {bold('Expired')} unanswered {when}; the hook did not run"
         word = "expired"
-    if decision.note:
+    if decision.note and decision.approved is not None:
         outcome += f"\n{clip(decision.note, 1000)}"
     blocks.append(section(outcome))
     blocks.append(context(f"Approval {code(view.approval_id, 200)}"))

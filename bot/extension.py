@@ -9,7 +9,10 @@ starting it, so the reconciler never imports the bot:
   port in HTTP mode or connected over Socket Mode while the service runs; and the notifier
   (``bot.notify``: triggers, templates, subscriptions of the ``notifications`` section) with
   its Slack delivery, its state in ``<state file>.notifications.db`` next to the reconciler's
-  state file. Without Slack it does nothing and the service stays headless (it logs what it
+  state file. The bot posts approval requests itself (``bot.approvals``: Approve / Reject
+  buttons; the messages are kept in the controller's runtime store), so the notifier's
+  ``on-approval-required`` trigger is silenced to avoid a second message. Without Slack it
+  does nothing and the service stays headless (it logs what it
   would have notified).
 - :func:`attach_github`, when the ``github`` section has a token and statuses are on: a commit
   status on every manifest commit kajitori syncs (``reconciler.commit_status``). This needs no
@@ -24,20 +27,31 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Final
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.app import SLACK_API_URL, SLACK_EVENTS_PATH, create_app, make_web_client, shutdown
+from bot.app import (
+    SLACK_API_URL,
+    SLACK_EVENTS_PATH,
+    create_app,
+    make_web_client,
+    runtime_of,
+    shutdown,
+)
 from bot.app import wsgi_app as slack_wsgi_app
+from bot.approvals import ApprovalMessenger
+from bot.approvals_store import ApprovalMessages
 from bot.notify.delivery import SlackDelivery
 from bot.notify.delivery_slack import make_client
 from bot.notify.notifier import DEFAULT_RESYNC_INTERVAL, Notifier
 from bot.notify.notify_settings import parse_notification_settings
 from bot.notify.state import SQLiteNotificationStore
 from bot.notify.subscriptions import NotificationSettings
+from bot.notify.triggers_model import Trigger
 from bot.settings import HTTP_MODE, BotSettings, parse_bot_settings
 from bot.socket import SlackConnectionError, start_socket_mode
 from reconciler.commit_status import start_commit_statuses
@@ -48,6 +62,8 @@ from reconciler.service import Service
 
 log = logging.getLogger("bot")
 
+# The catalog trigger whose message the bot's own approval request (with buttons) replaces.
+APPROVAL_TRIGGER: Final = "on-approval-required"
 NOTIFICATION_STORE_SUFFIX: Final = ".notifications.db"
 # The drift trigger's debounce knob (bot.notify.triggers_catalog); see resync_interval.
 DEBOUNCE_CONTEXT_KEY: Final = "outOfSyncDebounceSeconds"
@@ -62,6 +78,7 @@ __all__ = [
     "attach_slack",
     "notification_store_path",
     "resync_interval",
+    "without_approval_trigger",
 ]
 
 
@@ -116,8 +133,13 @@ def _attach_commands(service: Service, settings: BotSettings) -> None:
     api_url = slack.api_url or SLACK_API_URL
     client = make_web_client(settings, api_url=api_url)
     _check_token(client, api_url)
-    app = create_app(settings, service.controller, client=client, verify_token=False)
+    messages = ApprovalMessages(service.controller.runtime)
+    app = create_app(
+        settings, service.controller, client=client, verify_token=False, approvals=messages
+    )
     service.on_stop(lambda: shutdown(app), "Slack command workers")
+    messenger = ApprovalMessenger(runtime_of(app), messages)
+    service.events.subscribe(messenger.handle, "slack-approvals", types=messenger.types)
     if slack.mode == HTTP_MODE:
         service.mount(SLACK_EVENTS_PATH, slack_wsgi_app(app), strip_prefix=False)
         log.info("Slack: HTTP mode, requests from Slack at %s", SLACK_EVENTS_PATH)
@@ -134,6 +156,17 @@ def _attach_commands(service: Service, settings: BotSettings) -> None:
 
     service.on_start(connect, "Slack Socket Mode")
     service.on_stop(disconnect, "Slack Socket Mode")
+
+
+def without_approval_trigger(settings: NotificationSettings) -> NotificationSettings:
+    """``settings`` with the ``on-approval-required`` trigger silenced (kept, so the
+    subscriptions naming it stay valid, but with no condition, so it never fires): the bot
+    posts the approval request itself, with its Approve / Reject buttons, and one message is
+    enough."""
+    if APPROVAL_TRIGGER not in settings.triggers:
+        return settings
+    triggers = {**settings.triggers, APPROVAL_TRIGGER: Trigger(APPROVAL_TRIGGER, ())}
+    return replace(settings, triggers=triggers)
 
 
 def _attach_notifications(
@@ -178,7 +211,7 @@ def attach_slack(service: Service, config: Config, *, env: Mapping[str, str]) ->
         config.settings.notifications, source=str(config.path)
     )
     _attach_commands(service, settings)
-    _attach_notifications(service, config, settings, notifications)
+    _attach_notifications(service, config, settings, without_approval_trigger(notifications))
 
 
 def attach_github(service: Service, config: Config, *, env: Mapping[str, str]) -> None:

@@ -49,11 +49,15 @@ from reconciler.controller_switches import Switches
 from reconciler.errors import KajitoriError
 from reconciler.event_types import Event
 from reconciler.events import EventBus
+from reconciler.github import GitHubClient
+from reconciler.github_settings import github_settings
 from reconciler.history import HistoryEntry
 from reconciler.livecache import LiveCache, LiveChange
 from reconciler.manifests import ManifestLoader
 from reconciler.metrics import Metrics
 from reconciler.model import Application, Automated
+from reconciler.rollback_git import RollbackGit
+from reconciler.rollback_record import RollbackRecord
 from reconciler.source import GitSource
 from reconciler.state import Store, in_flight
 from reconciler.state_runtime import (
@@ -90,6 +94,7 @@ class Controller:
         live_cache: LiveCache | None = None,
         poll_interval: float = 1.0,
         runtime: RuntimeStore | None = None,
+        github: GitHubClient | None = None,
     ) -> None:
         self.config = config
         self.cluster = cluster
@@ -135,6 +140,15 @@ class Controller:
             publish=self._publish,
             clock=clock,
             wave_delay=settings.wave_delay,
+        )
+        self._owns_github = False
+        github_config = github_settings(config.settings, source=str(config.path))
+        if github is None and github_config.api_enabled:
+            github = GitHubClient.from_settings(github_config)
+            self._owns_github = True
+        self.github = github
+        self._rollback_git = RollbackGit(
+            github_config, github, git, self.runtime, self._publish, clock
         )
         self._lock = threading.Lock()
         self._started = False
@@ -187,6 +201,8 @@ class Controller:
         self._scheduler.shutdown(max(0.0, deadline - time.monotonic()))
         if self._owns_runtime:
             self.runtime.close()
+        if self._owns_github and self.github is not None:
+            self.github.close()
         log.info("controller stopped")
 
     def on_push(self, push: PushEvent) -> list[str]:
@@ -294,11 +310,17 @@ class Controller:
         actor: str,
         history_id: int | None = None,
         on_progress: ProgressCallback | None = None,
+        thread_url: str = "",
     ) -> OperationTicket:
         """Sync to a history entry's revision with hooks skipped, pausing auto-sync first
-        (persisted, with who and when) so it does not sync the app straight back."""
+        (persisted, with who and when) so it does not sync the app straight back; then open
+        the revert pull request(s) when GitHub is configured (``reconciler.rollback_git``;
+        the outcome in ``rollback_status``). OperationRefused while an earlier rollback's
+        revert is not merged yet."""
         application = self._app(app)
         self._require_running(app)
+        self._rollback_git.refuse_if_pending(app)
+        resume_auto_sync = self.auto_sync_enabled(app)
 
         def pause() -> None:
             if self.auto_sync_enabled(app):
@@ -313,7 +335,20 @@ class Controller:
         )
         detail = f"history {entry.id} {entry.revision}"
         self.record_audit(actor, "rollback", app, allowed=True, detail=detail)
+        self._rollback_git.open(
+            application,
+            entry.revision,
+            actor=actor,
+            thread_url=thread_url,
+            resume_auto_sync=resume_auto_sync,
+        )
         return ticket
+
+    def rollback_status(self, app: str) -> RollbackRecord | None:
+        """What the app's latest rollback did to Git: the revert pull requests, the warnings,
+        and whether it waits for a merge; None when the app was never rolled back."""
+        self._app(app)
+        return self._rollback_git.record(app)
 
     def terminate(self, app: str, *, actor: str) -> bool:
         """Terminate the app's running operation; False when none runs."""
@@ -392,6 +427,9 @@ class Controller:
         app = self._apps.get(name)
         if app is None or self._stopped:
             return
+        merged = self._rollback_git.poll(name)
+        if merged is not None and merged.state == "merged" and merged.resume_auto_sync:
+            self.set_auto_sync(name, True, actor="kajitori")
         automated = self._switches.automated(app)
         busy = self._runner.busy(name)  # first: see the docstring
         last = self.store.operation(name)
@@ -403,10 +441,22 @@ class Controller:
             operation_running=busy or in_flight(last),
             fetch=fetch,
         )
+        if not busy:
+            record = self._refresher.record(name)
+            self._rollback_git.confirm(
+                name, record.sync_status, record.revision, project=app.spec.project
+            )
         self._act(app, automated, result)
 
     def _act(self, app: Application, automated: Automated | None, result: Refreshed) -> None:
         decision = result.decision
+        waiting = self._runner.waiting_revision(app.name) if automated is not None else ""
+        target = result.comparison.revision
+        if waiting and target and target != waiting and result.manifests is not None:
+            # A new commit supersedes the sync that waits for approval; its end requests the
+            # refresh that auto-syncs the new revision.
+            self._runner.supersede_waiting(app.name)
+            return
         if decision.action == "wait":
             self._scheduler.request(app.name, fetch=False, delay=decision.delay)
         elif decision.action in ("sync", "self-heal") and result.manifests and self.started:

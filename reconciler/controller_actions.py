@@ -5,7 +5,9 @@ Every path first claims the app on the ``OperationRunner`` (refused while anothe
 of the app runs or is being prepared), then loads the manifests of the target revision,
 builds the ``SyncOperation`` and hands it to the runner; a failure on the way releases the
 claim. A manual sync fetches and renders before returning, so a bad revision or a render
-error reaches the caller at once; the operation itself runs on the worker pool.
+error reaches the caller at once; the operation itself runs on the worker pool. A manual
+sync supersedes an operation of the app that waits for approval (issue 8): that one ends
+Failed "superseded by a newer sync" and the new one starts.
 """
 
 from __future__ import annotations
@@ -79,6 +81,10 @@ class OperationStarter:
             sync_options=tuple(policy.sync_options),
             retry=policy.retry,
         )
+        if self.runner.supersede_waiting(app.name):
+            log.info(
+                "app %s: a sync by %s supersedes the one waiting for approval", app.name, actor
+            )
         return self._claimed(
             app,
             lambda: self._launch(

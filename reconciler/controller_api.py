@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from reconciler.errors import KajitoriError
 from reconciler.model import Application
+from reconciler.sync_approval import Approval
 
 
 class UnknownAppError(KajitoriError):
@@ -152,4 +153,13 @@ class ControllerAPI(Protocol):
         self, actor: str, action: str, app: str, *, allowed: bool, detail: str = ""
     ) -> None:
         """Append to the persisted audit log (denials included)."""
+        ...
+
+    def decide_approval(
+        self, app: str, approval_id: str, approved: bool, *, actor: str
+    ) -> Approval:
+        """Approve or reject the gated hook the app's operation waits for; the decision.
+        Idempotent: the first decision wins and a later one returns it unchanged (compare its
+        ``decided_by``). OperationRefused when the app runs no operation;
+        ``reconciler.sync_approval.ApprovalError`` for an unknown id."""
         ...

@@ -209,6 +209,40 @@ class OperationRunner:
         self._submit(app)
         return decision
 
+    def waiting_revision(self, app: str) -> str:
+        """The revision of the app's operation while it waits for approval ("" otherwise)."""
+        with self._lock:
+            running = self._ops.get(app)
+        if running is None or running.done:
+            return ""
+        state = running.operation.state
+        return state.revision if state.pending_approval is not None else ""
+
+    def supersede_waiting(self, app: str, message: str = "") -> bool:
+        """End the app's operation if it waits for approval, because a newer sync takes its
+        place: the approval becomes Superseded, the operation ends Failed "superseded by a
+        newer sync" (``SyncOperation.supersede``), is persisted and announced
+        (``SyncFailed``). False when no operation of the app waits for approval."""
+        with self._lock:
+            running = self._ops.get(app)
+        if running is None:
+            return False
+        with running.lock:
+            operation = running.operation
+            if running.done or operation.state.pending_approval is None:
+                return False
+            operation.supersede(message)
+            try:
+                state = persist(self._store, running.app, operation, now=self._clock())
+            except Exception:
+                log.exception("cannot save the operation state of app %s", app, extra={"app": app})
+                state = operation.to_dict()
+            running.done = True
+        log.info("app %s: operation %s superseded", app, operation.state.id, extra={"app": app})
+        self._progress(running, state)
+        self._finish(running, state)
+        return True
+
     # -- lifecycle -------------------------------------------------------------------------
 
     def stop(self, timeout: float) -> bool:

@@ -61,6 +61,9 @@ class _Slot:
         self.idle.set()
 
 
+REQUESTED_INSTANCES: Final = 8
+
+
 def refresh_interval(app: Application, default: float) -> float | None:
     """The app's polling interval: its ``kajitori.dev/refresh-interval`` annotation (``30s``,
     ``5m``; ``0`` turns polling off: None), else ``default``. A value that is not a duration
@@ -172,6 +175,9 @@ class AppScheduler:
             id=f"refresh-now:{app}",
             name=f"refresh {app} now",
             replace_existing=True,
+            # _run serialises refreshes itself (slot.running/again); an instance that
+            # APScheduler skipped would leave pending_at set and swallow later requests.
+            max_instances=REQUESTED_INSTANCES,
         )
 
     def wait_idle(self, app: str, timeout: float | None = None) -> bool:

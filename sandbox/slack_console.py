@@ -21,14 +21,17 @@ from dataclasses import dataclass
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>kajitori · Slack sandbox</title>
+<link rel="icon" href="data:,">
 <style>
 body{margin:0;font:14px/1.45 system-ui,sans-serif;display:flex;height:100vh;color:#1d1c1d}
-nav{width:220px;background:#3f0e40;color:#cfc3cf;padding:12px;overflow:auto}
+nav{flex:0 0 220px;box-sizing:border-box;background:#3f0e40;color:#cfc3cf;padding:12px;
+overflow:auto;overflow-wrap:anywhere}
 nav h1{font-size:16px;color:#fff;margin:0 0 12px}
 nav a{display:block;color:inherit;padding:3px 6px;border-radius:4px;cursor:pointer}
 nav a.on{background:#1164a3;color:#fff}
-nav select{width:100%;margin-top:16px}
-main{flex:1;display:flex;flex-direction:column}
+nav label{display:block;margin-top:16px}
+nav select{width:100%;margin-top:4px}
+main{flex:1;display:flex;flex-direction:column;min-width:0}
 #log{flex:1;overflow:auto;padding:12px 20px}
 .msg{padding:6px 0;border-bottom:1px solid #eee}
 .who{font-weight:700}.ts,.edited,.note{color:#777;font-size:12px;margin-left:6px}
@@ -37,18 +40,24 @@ main{flex:1;display:flex;flex-direction:column}
 .header{font-size:17px;font-weight:700;margin:4px 0}
 .fields{display:grid;grid-template-columns:1fr 1fr;gap:2px 16px}
 .context{color:#616061;font-size:12px}
-.text{white-space:pre-wrap}
+.text{white-space:pre-wrap;overflow-wrap:anywhere}
 button{margin:4px 6px 0 0;padding:4px 10px;border:1px solid #bbb;border-radius:4px;
 background:#fff;cursor:pointer}
 button.primary{background:#007a5a;color:#fff;border-color:#007a5a}
 button.danger{background:#e01e5a;color:#fff;border-color:#e01e5a}
-pre{background:#f6f6f6;padding:6px;max-height:240px;overflow:auto}
+pre{background:#f6f6f6;border:1px solid #e2e2e2;border-radius:4px;padding:6px;margin:4px 0;
+max-height:240px;overflow:auto;white-space:pre-wrap}
+code{font:12px/1.4 ui-monospace,monospace;color:#c01343;background:#f6f6f6;
+border:1px solid #e2e2e2;border-radius:3px;padding:0 3px}
+pre code{color:inherit;background:none;border:0;padding:0}
+.msg a{color:#1264a3}
 form{display:flex;padding:10px 20px;border-top:1px solid #ddd}
 form input{flex:1;padding:8px;font:inherit}
 #status{padding:0 20px 8px;color:#a00;font-size:12px}
 #status.info{color:#1d6b3a}
 .att{border-left:4px solid #ddd;padding:2px 0 2px 10px;margin:6px 0}
 .att-title{font-weight:700;display:block}
+.quote{border-left:4px solid #ddd;padding-left:10px;margin:2px 0}
 .field-title{font-weight:700;font-size:13px}
 .wide{grid-column:1/-1}
 .demo{margin-top:20px;border-top:1px solid #6b3a6c;padding-top:10px}
@@ -59,7 +68,8 @@ form input{flex:1;padding:8px;font:inherit}
 <nav><h1>kajitori sandbox</h1><div id="channels"></div>
 <label>acting as<select id="user"></select></label></nav>
 <main><div id="log"></div><div id="status"></div>
-<form id="cmd"><input id="line" placeholder="/sync guestbook" autocomplete="off"></form></main>
+<form id="cmd"><input id="line" placeholder="a slash command, e.g. /gitops help"
+autocomplete="off"></form></main>
 <script>
 const DEMO = __DEMO__;
 let current = null, me = null, directory = null;
@@ -84,7 +94,82 @@ function shown(s) {
     return label || target;
   }).replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
 }
-const textOf = (t) => shown((t && typeof t === "object") ? (t.text || "") : (t || ""));
+const textOf = (t) => emoji(shown((t && typeof t === "object") ? (t.text || "") : (t || "")));
+// The emoji kajitori's messages use, drawn as characters; unknown names stay as :name:.
+const EMOJI = {white_check_mark: "\\u2705", x: "\\u274c", warning: "\\u26a0\\ufe0f",
+  mag: "\\u{1f50d}", information_source: "\\u2139\\ufe0f", hourglass_flowing_sand: "\\u23f3",
+  hourglass: "\\u231b", arrows_counterclockwise: "\\u{1f504}", wastebasket: "\\u{1f5d1}\\ufe0f",
+  no_entry_sign: "\\u{1f6ab}", no_entry: "\\u26d4", lock: "\\u{1f512}",
+  grey_question: "\\u2754", green_heart: "\\u{1f49a}", broken_heart: "\\u{1f494}",
+  arrow_heading_up: "\\u2934\\ufe0f", white_circle: "\\u26aa", sparkles: "\\u2728",
+  small_blue_diamond: "\\u{1f539}", shield: "\\u{1f6e1}\\ufe0f", scroll: "\\u{1f4dc}",
+  scissors: "\\u2702\\ufe0f", rewind: "\\u23ea", raised_hand: "\\u270b",
+  point_right: "\\u{1f449}", page_facing_up: "\\u{1f4c4}", large_yellow_circle: "\\u{1f7e1}",
+  large_green_circle: "\\u{1f7e2}", red_circle: "\\u{1f534}", heavy_minus_sign: "\\u2796",
+  ghost: "\\u{1f47b}", fast_forward: "\\u23e9", double_vertical_bar: "\\u23f8\\ufe0f",
+  compass: "\\u{1f9ed}", card_index_dividers: "\\u{1f5c2}\\ufe0f", bar_chart: "\\u{1f4ca}",
+  arrow_forward: "\\u25b6\\ufe0f", rocket: "\\u{1f680}", tada: "\\u{1f389}",
+  heavy_check_mark: "\\u2714\\ufe0f", rotating_light: "\\u{1f6a8}", eyes: "\\u{1f440}"};
+const emoji = (s) => typeof s !== "string" ? s
+  : s.replace(/:([a-z0-9_+-]+):/g, (all, name) => EMOJI[name] || all);
+// Slack's mrkdwn as DOM nodes (never HTML): ```blocks```, `code`, *bold*, _italic_,
+// ~strike~ and <links>; everything else is text as shown() and emoji() make it.
+const INLINE = new RegExp([
+  "(`[^`\\n]+`)", "(<[^<>]+>)", "(?<![A-Za-z0-9_*])[*]([^*\\n]+)[*](?![A-Za-z0-9_*])",
+  "(?<![A-Za-z0-9_])_([^_\\n]+)_(?![A-Za-z0-9_])",
+  "(?<![A-Za-z0-9_~])~([^~\\n]+)~(?![A-Za-z0-9_~])"].join("|"), "g");
+function inline(s, into) {
+  let at = 0;
+  for (const m of s.matchAll(INLINE)) {
+    if (m.index > at) into.append(emoji(shown(s.slice(at, m.index))));
+    at = m.index + m[0].length;
+    if (m[1]) into.append(el("code", "", shown(m[1].slice(1, -1))));
+    else if (m[2]) {
+      const inner = m[2].slice(1, -1), bar = inner.indexOf("|");
+      const target = bar < 0 ? inner : inner.slice(0, bar);
+      const label = bar < 0 ? "" : inner.slice(bar + 1);
+      into.append(/^https?:/.test(target)
+        ? safeLink("span", "", emoji(shown(label || target)), target)
+        : emoji(shown(m[2])));
+    } else {
+      const tag = m[3] !== undefined ? "b" : m[4] !== undefined ? "i" : "s";
+      const box = el(tag);
+      inline(m[3] ?? m[4] ?? m[5], box);
+      into.append(box);
+    }
+  }
+  if (at < s.length) into.append(emoji(shown(s.slice(at))));
+  return into;
+}
+function rich(tag, cls, s) {
+  const box = el(tag, cls);
+  const parts = (typeof s === "string" ? s : "").split(/```/);
+  parts.forEach((part, i) => {
+    if (i % 2 && i < parts.length - 1) {
+      box.append(el("pre", "", shown(part.replace(/^\\n/, "").replace(/\\n$/, ""))));
+    } else quoted(i % 2 ? "```" + part : part, box);
+  });
+  return box;
+}
+// Text whose "> " lines are drawn as quotes, as Slack draws them.
+function quoted(s, into) {
+  const lines = s.split("\\n");
+  let quote = null;
+  lines.forEach((line, i) => {
+    const q = /^(&gt;|>) ?/.exec(line);
+    if (q) {
+      if (!quote) { quote = el("div", "quote"); into.append(quote); }
+      else quote.append("\\n");
+      inline(line.slice(q[0].length), quote);
+      return;
+    }
+    if (quote) quote = null;
+    inline(line + (i < lines.length - 1 ? "\\n" : ""), into);
+  });
+}
+// A text object as Slack draws it: mrkdwn formatted, plain_text as text (with emoji).
+const textEl = (tag, cls, t) => (t && typeof t === "object" && t.type === "plain_text")
+  ? el(tag, cls, textOf(t)) : rich(tag, cls, (t && typeof t === "object") ? t.text : t);
 const names = () => Object.fromEntries((directory ? directory.users : []).map(u => [u.id, u.name]));
 function say(text, info) {
   const status = document.getElementById("status");
@@ -115,21 +200,21 @@ function attachments(list, ts) {
   for (const a of list || []) {
     const att = el("div", "att");
     att.style.borderLeftColor = colour(a.color);
-    if (a.pretext) att.append(el("div", "text", shown(a.pretext)));
-    if (a.title) att.append(safeLink("div", "att-title", shown(a.title), a.title_link));
-    if (a.text) att.append(el("div", "text", shown(a.text)));
+    if (a.pretext) att.append(rich("div", "text", a.pretext));
+    if (a.title) att.append(safeLink("div", "att-title", textOf(a.title), a.title_link));
+    if (a.text) att.append(rich("div", "text", a.text));
     if (a.fields && a.fields.length) {
       const f = el("div", "fields");
       for (const x of a.fields) {
         const cell = el("div", x.short ? "" : "wide");
-        cell.append(el("div", "field-title", shown(x.title || "")));
-        cell.append(el("div", "text", shown(x.value || "")));
+        cell.append(el("div", "field-title", textOf(x.title || "")));
+        cell.append(rich("div", "text", x.value || ""));
         f.append(cell);
       }
       att.append(f);
     }
     if (a.blocks) att.append(blocks(a.blocks, ts));
-    if (a.footer) att.append(el("div", "context", shown(a.footer)));
+    if (a.footer) att.append(rich("div", "context", a.footer));
     box.append(att);
   }
   return box;
@@ -159,15 +244,21 @@ function blocks(list, ts) {
   for (const b of list || []) {
     if (b.type === "header") box.append(el("div", "header", textOf(b.text)));
     else if (b.type === "section" || b.type === "markdown") {
-      if (b.text) box.append(el("div", "text", textOf(b.text)));
+      if (b.text) box.append(textEl("div", "text", b.type === "markdown" ? b : b.text));
       if (b.fields) {
         const f = el("div", "fields");
-        for (const x of b.fields) f.append(el("div", "text", textOf(x)));
+        for (const x of b.fields) f.append(textEl("div", "text", x));
         box.append(f);
       }
       if (b.accessory) box.append(elements([b.accessory], ts));
     } else if (b.type === "context") {
-      box.append(el("div", "context", (b.elements || []).map(textOf).join("  ")));
+      const line = el("div", "context");
+      for (const x of b.elements || []) {
+        if (x.type === "image") continue;
+        if (line.childNodes.length) line.append("  ");
+        line.append(textEl("span", "", x));
+      }
+      box.append(line);
     } else if (b.type === "actions") box.append(elements(b.elements, ts));
     else if (b.type === "divider") box.append(el("hr"));
     else box.append(el("div", "note", "[" + b.type + " block]"));
@@ -180,7 +271,8 @@ function elements(list, ts) {
     if (e.type !== "button") { row.append(el("span", "note", "[" + e.type + "]")); continue; }
     const btn = el("button", e.style || "", textOf(e.text));
     btn.onclick = () => {
-      if (e.confirm && !window.confirm(textOf(e.confirm.text))) return;
+      const ask = e.confirm && [e.confirm.title, e.confirm.text].filter(Boolean).map(textOf);
+      if (ask && !window.confirm(ask.join("\\n\\n"))) return;
       post("/_sandbox/click", {channel: current, ts: ts, action_id: e.action_id, user_id: me});
     };
     row.append(btn);
@@ -196,7 +288,7 @@ function message(m, cls) {
   if (m.to) head.append(el("span", "note", "only visible to " + (n[m.to] || m.to)));
   if (m.deleted) head.append(el("span", "note", "This message was deleted."));
   box.append(head);
-  if (m.text && !(m.blocks && m.blocks.length)) box.append(el("div", "text", shown(m.text)));
+  if (m.text && !(m.blocks && m.blocks.length)) box.append(rich("div", "text", m.text));
   box.append(blocks(m.blocks, m.ts));
   box.append(attachments(m.attachments, m.ts));
   for (const f of m.files || []) {

@@ -37,6 +37,7 @@ from reconciler.model import (
     ResourceKey,
     SyncPolicy,
 )
+from reconciler.sync_approval import APPROVED, REJECTED, Approval
 from reconciler.sync_types import (
     APPLY_STRATEGY,
     FAILED,
@@ -141,6 +142,7 @@ class FakeController:
         }
         self.revisions: dict[str, str] = {a.name: REV_MID for a in apps}
         self.operations: list[Operation] = []
+        self.approvals: dict[str, Approval] = {}
         self._running: set[str] = set()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -305,6 +307,24 @@ class FakeController:
             self.audit.append(
                 {"actor": actor, "action": action, "app": app, "allowed": allowed, "detail": detail}
             )
+
+    def decide_approval(
+        self, app: str, approval_id: str, approved: bool, *, actor: str
+    ) -> Approval:
+        """The first decision on ``approval_id`` wins (a later one returns it unchanged);
+        ``approvals`` holds the pending ones a test put there."""
+        self._record("decide_approval", app=app, approval_id=approval_id, approved=approved)
+        self._known(app)
+        with self._lock:
+            approval = self.approvals.get(approval_id)
+            if approval is None:
+                raise OperationRefused(f"app {app}: no operation is running, nothing to approve")
+            if approval.pending:
+                state = APPROVED if approved else REJECTED
+                verb = "approved" if approved else "rejected"
+                approval = approval.decided(state, actor, time.time(), f"{verb} by {actor}")
+                self.approvals[approval_id] = approval
+        return approval
 
     # -- the fake operation ---------------------------------------------------------------
 
