@@ -463,6 +463,22 @@ class Controller:
             self._starter.automated(app, automated, decision, result.manifests)
 
     def _operation_done(self, name: str, state: Mapping[str, Any]) -> None:
+        """Compare once more right away (on the operation's thread, without acting), so the
+        status that the end-of-operation event's subscribers read is the post-sync one; then
+        ask for the scheduled refresh that may act on it."""
+        app = self._apps.get(name)
+        if app is not None and not self._stopped:
+            try:
+                self._refresher.refresh(
+                    app,
+                    self.config.project_of(app),
+                    automated=self._switches.automated(app),
+                    last_operation=self.store.operation(name),
+                    operation_running=False,
+                    fetch=False,
+                )
+            except Exception:
+                log.exception("refreshing app %s after its operation", name)
         self._scheduler.request(name, fetch=False)
 
     def _on_live_change(self, change: LiveChange) -> None:

@@ -415,12 +415,14 @@ class OperationRunner:
             )
         else:
             event = self._failed(running, retrying=False)
-        self._publish(event)
         if self._on_done is not None:
+            # First, so the app's status already shows the operation's outcome (Synced at the
+            # revision) when subscribers read it on the event.
             try:
                 self._on_done(name, state)
             except Exception:
                 log.exception("after the operation of app %s", name)
+        self._publish(event)
 
 
 __all__ = ["OperationRunner", "Running"]
