@@ -140,6 +140,7 @@ class Controller:
             publish=self._publish,
             clock=clock,
             wave_delay=settings.wave_delay,
+            approval_timeout=settings.approval_timeout,
         )
         self._owns_github = False
         github_config = github_settings(config.settings, source=str(config.path))

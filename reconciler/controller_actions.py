@@ -51,6 +51,7 @@ class OperationStarter:
         publish: Callable[[Event], None],
         clock: Callable[[], float],
         wave_delay: float,
+        approval_timeout: float = 3600.0,
     ) -> None:
         self.runner = runner
         self.loader = loader
@@ -60,6 +61,7 @@ class OperationStarter:
         self.publish = publish
         self.clock = clock
         self.wave_delay = wave_delay
+        self.approval_timeout = approval_timeout
 
     def manual_sync(
         self,
@@ -206,6 +208,7 @@ class OperationStarter:
             revision=manifests.commit.sha,
             clock=self.clock,
             wave_delay=self.wave_delay,
+            approval_timeout=self.approval_timeout,
             hook_fingerprints=self.store.hook_fingerprints(app.name),
         )
         self.runner.launch(Running(app, operation, commit_summary(manifests.commit), on_progress))

@@ -94,6 +94,7 @@ class ControllerSettings:
     state_path: Path = Path(".kajitori/state.db")
     cache_dir: Path = Path(".kajitori/cache")
     sync_timeout: float | None = None
+    approval_timeout: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,7 @@ _CONTROLLER_FIELDS = (
     "statePath",
     "cacheDir",
     "syncTimeout",
+    "approvalTimeout",
 )
 _REPOSITORY_FIELDS = (
     "url",
@@ -225,6 +227,9 @@ def _controller(fields: Fields, ctx: _Context) -> ControllerSettings:
         state_path=ctx.path(fields, "statePath", defaults.state_path) or defaults.state_path,
         cache_dir=ctx.path(fields, "cacheDir", defaults.cache_dir) or defaults.cache_dir,
         sync_timeout=timeout or None,
+        approval_timeout=fields.duration(
+            "approvalTimeout", defaults.approval_timeout, positive=True
+        ),
     )
 
 

@@ -4,11 +4,13 @@ the commit, and a person's decision lets it go on (once: a second decision chang
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from reconciler.config import parse_config
 from reconciler.controller_api import OperationRefused
 from reconciler.events import ApprovalRequested
 from reconciler.model import ResourceKey
@@ -17,6 +19,7 @@ from tests.integration.controller_helpers import (
     Remote,
     app_yaml,
     config_of,
+    config_text,
     configmap,
     created,
     hook_job,
@@ -57,5 +60,26 @@ def test_a_gated_hook_waits_for_a_decision_made_through_the_controller(
             controller.decide_approval("db", requested.approval_id, True, actor="U0ALICE")
         actions = [(a.actor, a.action) for a in controller.runtime.audit("db")]
         assert actions == [("U0ALICE", "approve"), ("U0BOB", "reject")]
+    finally:
+        harness.close()
+
+
+def test_the_approval_timeout_comes_from_the_controller_settings(
+    kube: Any, kubeconfig: Path, tmp_path: Path
+) -> None:
+    remote = Remote(tmp_path / "repo")
+    remote.commit({"db/app.yaml": [gated("migrate"), configmap("settings")]}, "migrate")
+    app = app_yaml("db", remote, namespace="db", automated={})
+    text = config_text([app], tmp_path / "state.db").replace(
+        "controller:\n", "controller:\n  approvalTimeout: 90s\n"
+    )
+    harness = Harness(kubeconfig, tmp_path, parse_config(text, "test.yaml"))
+    try:
+        harness.start()
+        harness.recorder.wait_for(ApprovalRequested)
+        approval = harness.status("db")["status"]["operationState"]["approval"]
+        requested = datetime.fromisoformat(approval["requestedAt"].replace("Z", "+00:00"))
+        expires = datetime.fromisoformat(approval["expiresAt"].replace("Z", "+00:00"))
+        assert (expires - requested).total_seconds() == 90
     finally:
         harness.close()

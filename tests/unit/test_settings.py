@@ -242,3 +242,13 @@ def test_a_literal_token_in_a_raw_section_is_held_as_a_secret() -> None:
     token = settings.github["token"]
     assert isinstance(token, Secret) and token.reveal() == "ghp-literal-value"
     assert settings.github["baseUrl"] == "https://ghe.example.com/api/v3"
+
+
+def test_the_approval_timeout_is_a_controller_setting() -> None:
+    from reconciler.config import parse_config
+
+    text = (
+        "apiVersion: kajitori.dev/v1alpha1\nkind: Settings\ncontroller:\n  approvalTimeout: 15m\n"
+    )
+    assert parse_config(text, "s.yaml", env={}).settings.controller.approval_timeout == 900
+    assert parse_config("", "s.yaml", env={}).settings.controller.approval_timeout == 3600
