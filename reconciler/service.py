@@ -67,6 +67,7 @@ log = logging.getLogger(__name__)
 DEFAULT_STOP_TIMEOUT: Final = 20.0
 STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
 HTTP_ACTOR: Final = "api"
+HTTP_THREADS: Final = 16
 
 
 def service_secrets(settings: Settings) -> list[Secret]:
@@ -143,7 +144,9 @@ class Service:
             on_refresh=self._on_refresh,
             app_exists=lambda app: app in config.applications,
         )
-        self.server = HttpServer(self.api, host, port)
+        # Slack's endpoint holds a thread for each request while Bolt waits for its ack
+        # (bench/README.md, "Slack bot ack latency"): 16 threads keep a burst from queueing.
+        self.server = HttpServer(self.api, host, port, threads=HTTP_THREADS)
         self.notifiers: list[Subscription] = []
         self.headless: HeadlessNotifier | None = None
         self._lock = threading.Lock()
