@@ -10,6 +10,10 @@ admins clicking together, finds the claim and is told who came first); the messa
 updated in place to say who confirmed or cancelled, and its buttons go. A click on a preview
 that no longer has its buttons (handled before a restart) is answered the same way. Before
 rolling back, the history entry is checked to still name the revision the preview showed.
+
+A confirmed rollback's message is remembered per app (``bot.rollback_threads``), and its link
+goes to the controller for the revert pull request: when the revert is merged and deployed,
+``bot.rollback_completion`` says so in that message's thread.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from bot.blocks import (
 from bot.blocks_kit import MAX_BLOCKS, Block, context, message, section
 from bot.mrkdwn import clip, code, short_revision, user_ref
 from bot.rollback_git_note import rollback_git_note
+from bot.rollback_threads import RollbackThread, RollbackThreads, thread_link
 from bot.runtime import BotRuntime, Posted, Requester
 from bot.sync_reporter import SyncReporter
 from reconciler.controller_api import UnknownAppError
@@ -103,11 +108,14 @@ def _already(rt: BotRuntime, req: Requester, by: str) -> None:
     rt.tell(req, message(text, [section(text)]))
 
 
-def handle_rollback_confirm(runtime: BotRuntime, body: Mapping[str, Any]) -> None:
-    """A click on "Roll back" (its confirm dialog accepted)."""
+def handle_rollback_confirm(
+    runtime: BotRuntime, body: Mapping[str, Any], *, threads: RollbackThreads | None = None
+) -> None:
+    """A click on "Roll back" (its confirm dialog accepted); ``threads`` remembers where it
+    was confirmed (not kept when None)."""
     req = Requester.of_action(body)
     try:
-        _confirm(runtime, req, body)
+        _confirm(runtime, req, body, threads)
     except Exception:
         runtime.internal_error(req, "the rollback confirmation")
 
@@ -131,7 +139,9 @@ def _deny_unless_allowed(rt: BotRuntime, req: Requester, app: str, project: str,
     return False
 
 
-def _confirm(rt: BotRuntime, req: Requester, body: Mapping[str, Any]) -> None:
+def _confirm(
+    rt: BotRuntime, req: Requester, body: Mapping[str, Any], threads: RollbackThreads | None
+) -> None:
     try:
         choice = parse_rollback_value(str(_action(body).get("value", "")))
     except ValueError:
@@ -178,6 +188,7 @@ def _confirm(rt: BotRuntime, req: Requester, body: Mapping[str, Any]) -> None:
             actor=req.user_id,
             history_id=choice.history_id,
             on_progress=reporter.on_progress,
+            thread_url=thread_link(rt.client, channel, ts),
         )
     except KajitoriError as error:
         note = f":x: Confirmed by {who}, but the rollback could not start: {clip(str(error), 500)}"
@@ -187,6 +198,8 @@ def _confirm(rt: BotRuntime, req: Requester, body: Mapping[str, Any]) -> None:
         return
     detail = f"operation {ticket.operation_id} to #{choice.history_id} {ticket.revision}"
     rt.audit(req.user_id, "rollback", choice.app, allowed=True, detail=detail)
+    if threads is not None and channel and ts:
+        threads.put(RollbackThread(choice.app, channel, ts, req.user_id))
     reporter.started(ticket)
     git_note = rollback_git_note(rt.controller, choice.app)
     if git_note:

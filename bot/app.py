@@ -43,6 +43,7 @@ from bot.blocks import ROLLBACK_CANCEL_ACTION, ROLLBACK_CONFIRM_ACTION
 from bot.blocks_approval import APPROVE_ACTION, REJECT_ACTION
 from bot.commands import handle_command
 from bot.groups import UserGroups, rbac_groups
+from bot.rollback_threads import RollbackThreads
 from bot.runtime import RATE_LIMIT_RETRIES, BotRuntime, rate_limited_client
 from bot.settings import HTTP_MODE, BotSettings
 from bot.work import DEFAULT_MAX_PENDING, DEFAULT_WORKERS, WorkPool
@@ -198,7 +199,8 @@ def _register(app: App, runtime: BotRuntime, messages: ApprovalMessages) -> None
 
     for name in runtime.commands.all():
         app.command(name)(on_command)
-    app.action(ROLLBACK_CONFIRM_ACTION)(click(handle_rollback_confirm))
+    threads = RollbackThreads(messages.table)  # the same table as the approval messages
+    app.action(ROLLBACK_CONFIRM_ACTION)(click(partial(handle_rollback_confirm, threads=threads)))
     app.action(ROLLBACK_CANCEL_ACTION)(click(handle_rollback_cancel))
     app.action(APPROVE_ACTION)(click(partial(handle_approval_approve, messages=messages)))
     app.action(REJECT_ACTION)(click(partial(handle_approval_reject, messages=messages)))

@@ -11,7 +11,9 @@ starting it, so the reconciler never imports the bot:
   its Slack delivery, its state in ``<state file>.notifications.db`` next to the reconciler's
   state file. The bot posts approval requests itself (``bot.approvals``: Approve / Reject
   buttons; the messages are kept in the controller's runtime store), so the notifier's
-  ``on-approval-required`` trigger is silenced to avoid a second message. Without Slack it
+  ``on-approval-required`` trigger is silenced to avoid a second message; and it replies in
+  a confirmed rollback's thread once the revert is merged and deployed
+  (``bot.rollback_completion``). Without Slack it
   does nothing and the service stays headless (it logs what it
   would have notified).
 - :func:`attach_github`, when the ``github`` section has a token and statuses are on: a commit
@@ -52,6 +54,8 @@ from bot.notify.notify_settings import parse_notification_settings
 from bot.notify.state import SQLiteNotificationStore
 from bot.notify.subscriptions import NotificationSettings
 from bot.notify.triggers_model import Trigger
+from bot.rollback_completion import RollbackCompletionMessenger
+from bot.rollback_threads import RollbackThreads
 from bot.settings import HTTP_MODE, BotSettings, parse_bot_settings
 from bot.socket import SlackConnectionError, start_socket_mode
 from reconciler.commit_status import start_commit_statuses
@@ -140,6 +144,8 @@ def _attach_commands(service: Service, settings: BotSettings) -> None:
     service.on_stop(lambda: shutdown(app), "Slack command workers")
     messenger = ApprovalMessenger(runtime_of(app), messages)
     service.events.subscribe(messenger.handle, "slack-approvals", types=messenger.types)
+    completion = RollbackCompletionMessenger(runtime_of(app), RollbackThreads(messages.table))
+    service.events.subscribe(completion.handle, "slack-rollbacks", types=completion.types)
     if slack.mode == HTTP_MODE:
         service.mount(SLACK_EVENTS_PATH, slack_wsgi_app(app), strip_prefix=False)
         log.info("Slack: HTTP mode, requests from Slack at %s", SLACK_EVENTS_PATH)

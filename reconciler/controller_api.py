@@ -128,9 +128,11 @@ class ControllerAPI(Protocol):
         actor: str,
         history_id: int | None = None,
         on_progress: ProgressCallback | None = None,
+        thread_url: str = "",
     ) -> OperationTicket:
         """Sync the cluster to a history entry's revision with hooks skipped, after pausing
-        auto-sync for the app (persisted, with who and when)."""
+        auto-sync for the app (persisted, with who and when). ``thread_url`` (the chat
+        thread the rollback was confirmed in) goes into the revert pull request."""
         ...
 
     def set_auto_sync(self, app: str, enabled: bool, *, actor: str) -> RuntimeToggle:

@@ -224,6 +224,26 @@ class ApprovalRequested(Event):
         return f"app {self.app}: approval {self.approval_id} requested{what}: {self.message}"
 
 
+@dataclass(frozen=True, kw_only=True)
+class RollbackCompleted(Event):
+    """The merged revert of a rollback is deployed (``reconciler.rollback_git``): Git
+    (``revision``, the branch head with the merge) and the cluster agree again, and auto-sync
+    was resumed (``auto_sync``; False when it was off before the rollback). ``thread_url``
+    links the chat thread the rollback was confirmed in, when the bot gave one."""
+
+    revision: str
+    target: str
+    pull_request_url: str = ""
+    thread_url: str = ""
+    auto_sync: bool = True
+
+    def summary(self) -> str:
+        return (
+            f"app {self.app}: rollback to {self.target[:7]} merged in Git; Git and cluster "
+            f"agree at {self.revision[:7]}" + ("; auto-sync resumed" if self.auto_sync else "")
+        )
+
+
 EVENT_TYPES: Final[Mapping[str, type[Event]]] = {
     cls.__name__: cls
     for cls in (
@@ -236,6 +256,7 @@ EVENT_TYPES: Final[Mapping[str, type[Event]]] = {
         SyncStatusChanged,
         DriftDetected,
         ApprovalRequested,
+        RollbackCompleted,
     )
 }
 
@@ -335,6 +356,7 @@ __all__ = [
     "HealthChanged",
     "ResourceHealth",
     "ResourceResult",
+    "RollbackCompleted",
     "SyncFailed",
     "SyncRunning",
     "SyncStatusChanged",

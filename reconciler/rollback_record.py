@@ -5,6 +5,7 @@ between, the app's Git and cluster disagree on purpose and auto-sync stays pause
 :class:`RollbackRecord` remembers that window (the pull requests, who asked, the target, what
 went wrong) in the runtime store's key-value table, so a restart keeps watching the pull
 request and a second rollback can be refused while one is pending. :class:`RollbackCompleted`
+(defined with the other events in ``reconciler.event_types`` so the event log can read it back)
 is the event published when the merged revert is deployed and Git and the cluster agree.
 """
 
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
-from reconciler.event_types import Event
+from reconciler.event_types import RollbackCompleted
 
 NAMESPACE: Final = "rollback-git"
 
@@ -143,24 +144,6 @@ def _pr(raw: Any) -> PullRequestLink | None:
     if not raw:
         return None
     return PullRequestLink(str(raw["repo"]), int(raw["number"]), str(raw["url"]))
-
-
-@dataclass(frozen=True, kw_only=True)
-class RollbackCompleted(Event):
-    """The merged revert of a rollback is deployed: Git (``revision``, the branch head with the
-    merge) and the cluster agree again, and auto-sync was resumed (``auto_sync``)."""
-
-    revision: str
-    target: str
-    pull_request_url: str = ""
-    thread_url: str = ""
-    auto_sync: bool = True
-
-    def summary(self) -> str:
-        return (
-            f"app {self.app}: rollback to {self.target[:7]} merged in Git; Git and cluster "
-            f"agree at {self.revision[:7]}" + ("; auto-sync resumed" if self.auto_sync else "")
-        )
 
 
 __all__ = [

@@ -136,6 +136,7 @@ class FakeController:
         self.audit: list[dict[str, Any]] = []
         self.comparisons: dict[str, Comparison] = {}
         self.histories: dict[str, list[HistoryEntry]] = {}
+        self.thread_urls: dict[str, str] = {}  # the thread link each rollback was given
         self.self_heal: dict[str, bool] = {}
         self.auto_sync: dict[str, bool] = {
             a.name: a.spec.sync_policy.automated is not None for a in apps
@@ -272,8 +273,10 @@ class FakeController:
         actor: str,
         history_id: int | None = None,
         on_progress: ProgressCallback | None = None,
+        thread_url: str = "",
     ) -> OperationTicket:
         self._record("rollback", app=app, actor=actor, history_id=history_id)
+        self.thread_urls[app] = thread_url
         self._known(app)
         entry = rollback_target(self.histories.get(app, []), history_id)
         self.auto_sync[app] = False

@@ -183,7 +183,11 @@ def test_slack_in_http_mode_answers_on_the_services_port(
     attach_extensions(service, config, env={})
     service.start()
     assert service.headless is None
-    assert [s.name for s in service.events.subscriptions] == ["slack-approvals", "notifier:slack"]
+    assert [s.name for s in service.events.subscriptions] == [
+        "slack-approvals",
+        "slack-rollbacks",
+        "notifier:slack",
+    ]
     assert (tmp_path / "state.notifications.db").is_file()
     url = service.url + "/slack/events"
     assert slack.send_slash_command(url, "/gitops", "help", signature="bad").status == 401

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from reconciler import rollback_record
+from reconciler.event_types import RollbackCompleted
 from reconciler.events import (
     AUTOMATED,
     EVENT_TYPES,
@@ -82,6 +84,16 @@ EXAMPLES: list[Event] = [
         message="run the migration?",
         commit=COMMIT,
     ),
+    RollbackCompleted(
+        app="shop",
+        time=NOW,
+        project="team",
+        revision=SHA,
+        target="fedcba9876543210fedcba9876543210fedcba98",
+        pull_request_url="https://github.example/acme/shop-config/pull/7",
+        thread_url="https://slack.com/archives/C0DEPLOYS/p1714564800000100",
+        auto_sync=False,
+    ),
 ]
 
 
@@ -95,6 +107,19 @@ def test_every_event_survives_a_json_round_trip(event: Event) -> None:
 
 def test_the_examples_cover_every_event_type() -> None:
     assert {e.type for e in EXAMPLES} == set(EVENT_TYPES)
+
+
+def test_a_rollback_completion_read_back_from_the_log_keeps_its_links() -> None:
+    """The event log stores plain data; the bot's thread reply needs every field back."""
+    event = EXAMPLES[-1]
+    back = event_from_dict(json.loads(json.dumps(event.to_dict())))
+    assert isinstance(back, RollbackCompleted)
+    assert back.thread_url.endswith("/C0DEPLOYS/p1714564800000100")
+    assert back.pull_request_url.endswith("/pull/7") and back.auto_sync is False
+    assert rollback_record.RollbackCompleted is RollbackCompleted  # one class, two names
+    assert back.summary() == (
+        f"app shop: rollback to fedcba9 merged in Git; Git and cluster agree at {SHA[:7]}"
+    )
 
 
 def test_events_are_frozen_and_carry_the_common_fields() -> None:
