@@ -21,6 +21,7 @@ at the merge (Git and cluster agree).
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -152,7 +153,10 @@ class RollbackGit:
                 "can change it; Git is left to you"
             )
         repo = client.repo_for_url(source.repo_url)
-        branch = f"kajitori/rollback-{app.name}-{base.target[:7]}-{now:%Y%m%d%H%M%S}"
+        # The seconds alone can repeat (a retry right after a failure): a random suffix keeps
+        # each attempt's branch its own.
+        suffix = secrets.token_hex(3)
+        branch = f"kajitori/rollback-{app.name}-{base.target[:7]}-{now:%Y%m%d%H%M%S}-{suffix}"
         result = prepare_revert_branch(
             self.git,
             source.repo_url,
