@@ -21,7 +21,7 @@ from typing import IO, Any
 
 import pytest
 
-from bot.blocks import APPROVE_ACTION
+from bot.blocks import APPROVE_ACTION, ROLLBACK_CONFIRM_ACTION
 from sandbox import demo_repo
 from sandbox.demo import Demo
 from sandbox.slack import SlackSandbox
@@ -192,6 +192,8 @@ def test_new_commit_is_deployed(demo: Demo) -> None:
     assert sha != before and sha[:7] in answer["message"]
     assert "web 1.0.1" in answer["message"]
     deploy_through_approvals(demo, sha)
+    # The migration did not change (kajitori.dev/hook-run: on-change): nobody was asked again.
+    assert find(slack_of(demo), "waits for approval", sha[:7]) is None
 
 
 def test_edit_live_object_is_reported_as_drift(demo: Demo) -> None:
@@ -206,6 +208,39 @@ def test_edit_live_object_is_reported_as_drift(demo: Demo) -> None:
         "the drift notification",
     )
     assert "Deployment.apps/demo/web" in shown(drift)
+
+
+def test_rollback_returns_the_cluster_and_opens_a_revert_pull_request(demo: Demo) -> None:
+    after_first_deploy()
+    slack = slack_of(demo)
+    reply = slack.send_slash_command(demo.bot_url, "/rollback", "demo", user_id=ALICE)
+    assert reply.status == 200
+
+    def confirm_button() -> str | None:
+        for message in channel_messages(slack):
+            for block in message.get("blocks") or []:
+                for element in block.get("elements") or []:
+                    if (
+                        isinstance(element, dict)
+                        and element.get("action_id") == ROLLBACK_CONFIRM_ACTION
+                    ):
+                        return str(message["ts"])
+        return None
+
+    ts = wait_for(slack, confirm_button, "the rollback preview with its confirm button")
+    click = slack.click_button(demo.bot_url, CHANNEL, ts, ROLLBACK_CONFIRM_ACTION, user_id=ALICE)
+    assert click.status == 200, click.text
+    assert demo.github is not None
+    github = demo.github
+
+    def pull_request_opened() -> bool:
+        return any(
+            call["method"] == "POST" and call["path"].endswith("/pulls") for call in github.calls()
+        )
+
+    wait_for(slack, pull_request_opened, "the revert pull request")
+    confirmed = wait_for(slack, lambda: find(slack, "Confirmed by", "pull"), "the PR link")
+    assert "acme/demo-manifests" in shown(confirmed)
 
 
 def test_the_console_serves_the_channel_with_a_demo_panel(demo: Demo) -> None:
