@@ -121,9 +121,7 @@ class KubeEmulator:
         if self._controllers is not None:
             self._controllers.stop()
         self.store.close()
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
+        server.stop()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None

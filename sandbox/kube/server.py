@@ -8,17 +8,16 @@ read by Content-Length or chunked. :class:`Application` routes discovery, OpenAP
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import select
 import socket
-import threading
 import traceback
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from sandbox.httpserver import KeepAliveServer
 from sandbox.kube import discovery, openapi
 from sandbox.kube.api import ResourceAPI, not_found_path
 from sandbox.kube.control import AuditLog, Faults, handle_control
@@ -209,33 +208,9 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
 
 
-class KubeHTTPServer(ThreadingHTTPServer):
-    """A threaded HTTP/1.1 server that can close its open connections when stopping."""
-
-    daemon_threads = True
-    allow_reuse_address = True
+class KubeHTTPServer(KeepAliveServer):
+    """The shared keep-alive server, serving ``app``."""
 
     def __init__(self, address: tuple[str, int], app: Application) -> None:
         self.app = app
-        self._connections: set[socket.socket] = set()
-        self._conn_lock = threading.Lock()
         super().__init__(address, _Handler)
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        with self._conn_lock:
-            self._connections.add(request)
-        with contextlib.suppress(OSError):
-            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            with self._conn_lock:
-                self._connections.discard(request)
-
-    def close_connections(self) -> None:
-        """Shut down every open connection (idle keep-alive ones included)."""
-        with self._conn_lock:
-            connections = list(self._connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
