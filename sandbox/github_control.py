@@ -17,11 +17,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Protocol
 
+from sandbox.faultrules import FaultRules, numbers_problem
 from sandbox.github_http import ApiError, Request, Response, json_response
 
 CALL_LIMIT = 100_000
@@ -143,51 +144,18 @@ def parse_fault(data: Any) -> Fault:
     fault.path_prefix = prefix
     if not fault.path_prefix.startswith("/"):
         raise ValueError("fault field 'path_prefix' must start with '/'")
-    if not isinstance(fault.count, int) or fault.count < 1:
-        raise ValueError("fault field 'count' must be a positive integer")
-    if fault.status is not None and (
-        not isinstance(fault.status, int) or not 400 <= fault.status <= 599
-    ):
-        raise ValueError("fault field 'status' must be an HTTP error code (400-599)")
-    if not isinstance(fault.latency_ms, int) or fault.latency_ms < 0:
-        raise ValueError("fault field 'latency_ms' must be a non-negative integer")
-    if fault.status is None and not fault.latency_ms:
-        raise ValueError("a fault needs 'status' or 'latency_ms'")
+    problem = numbers_problem(fault.count, fault.status, fault.latency_ms)
+    if problem is not None:
+        raise ValueError(problem)
     return fault
 
 
-class Faults:
+class Faults(FaultRules[Fault]):
     """Pending fault rules, tried in the order added; each match uses up one ``count``."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._rules: list[Fault] = []
-
-    def add(self, fault: Fault) -> None:
-        """Queue a rule."""
-        with self._lock:
-            self._rules.append(fault)
-
-    def clear(self) -> None:
-        """Drop every rule."""
-        with self._lock:
-            self._rules = []
-
-    def pending(self) -> list[dict[str, Any]]:
-        """The rules still waiting, as JSON."""
-        with self._lock:
-            return [asdict(f) for f in self._rules]
 
     def take(self, method: str, path: str) -> Fault | None:
         """The first rule matching the call (its count decremented), or None."""
-        with self._lock:
-            for fault in self._rules:
-                if fault.matches(method, path):
-                    fault.count -= 1
-                    if fault.count <= 0:
-                        self._rules.remove(fault)
-                    return fault
-        return None
+        return self.take_first(lambda f: f.matches(method, path))
 
 
 def _bad(message: str) -> Response:

@@ -16,9 +16,10 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
+from sandbox.faultrules import FaultRules, numbers_problem
 from sandbox.kube.errors import StoreError, bad_request, reason_for
 from sandbox.kube.httpmsg import Request, Response, json_response
 
@@ -98,55 +99,20 @@ def parse_fault(data: Any) -> Fault:
         latency_ms=data.get("latency_ms", 0) or 0,
         message=data.get("message"),
     )
-    if not isinstance(fault.count, int) or fault.count < 1:
-        raise bad_request("fault field 'count' must be a positive integer")
-    if fault.status is not None and (
-        not isinstance(fault.status, int) or not 400 <= fault.status <= 599
-    ):
-        raise bad_request("fault field 'status' must be an HTTP error code (400-599)")
-    if not isinstance(fault.latency_ms, int) or fault.latency_ms < 0:
-        raise bad_request("fault field 'latency_ms' must be a non-negative integer")
-    if fault.status is None and not fault.latency_ms:
-        raise bad_request("a fault needs 'status' or 'latency_ms'")
+    problem = numbers_problem(fault.count, fault.status, fault.latency_ms)
+    if problem is not None:
+        raise bad_request(problem)
     return fault
 
 
-class Faults:
+class Faults(FaultRules[Fault]):
     """The pending fault rules; each match uses up one of a rule's ``count``."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._rules: list[Fault] = []
-
-    def add(self, fault: Fault) -> None:
-        """Queue a rule (rules are tried in the order they were added)."""
-        with self._lock:
-            self._rules.append(fault)
-
-    def clear(self) -> None:
-        """Drop every rule."""
-        with self._lock:
-            self._rules = []
-
-    def pending(self) -> list[dict[str, Any]]:
-        """The rules still waiting, as JSON."""
-        with self._lock:
-            return [asdict(f) for f in self._rules]
 
     def take(
         self, method: str, resource: str, group: str, namespace: str, name: str
     ) -> Fault | None:
         """The first rule matching a request (its count decremented), or None."""
-        if not self._rules:
-            return None
-        with self._lock:
-            for fault in self._rules:
-                if fault.matches(method, resource, group, namespace, name):
-                    fault.count -= 1
-                    if fault.count <= 0:
-                        self._rules.remove(fault)
-                    return fault
-        return None
+        return self.take_first(lambda f: f.matches(method, resource, group, namespace, name))
 
 
 def inflict(fault: Fault, resource: str, name: str) -> None:
