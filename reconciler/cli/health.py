@@ -16,17 +16,12 @@ import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-import yaml
-
-from reconciler.errors import KajitoriError
+from reconciler.errors import KajitoriError, RenderError
 from reconciler.health import Health, assess
+from reconciler.render_yaml import yaml_documents
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
-
-_Loader: type[yaml.CSafeLoader] | type[yaml.SafeLoader] = getattr(
-    yaml, "CSafeLoader", yaml.SafeLoader
-)  # the libyaml parser when PyYAML was built with it
 
 
 class ManifestInputError(KajitoriError):
@@ -125,20 +120,8 @@ def _objects_of(document: Any, where: str) -> Iterator[dict[str, Any]]:
 
 def _documents(text: str, source: str) -> Iterator[tuple[int, int, Any]]:
     """(document number from 1, first line, value) for each YAML document in ``text``."""
-    loader = _Loader(text)
     try:
-        number = 0
-        while loader.check_node():
-            node = loader.get_node()
-            number += 1
-            line = node.start_mark.line + 1 if node is not None else 0
-            yield number, line, loader.construct_document(node)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        at = f"{source}:{mark.line + 1}" if mark is not None else source
-        problem = error.problem or error.context or "invalid YAML"
-        raise ManifestInputError(f"{at}: invalid YAML: {problem}") from None
-    except yaml.YAMLError as error:
-        raise ManifestInputError(f"{source}: invalid YAML: {error}") from None
-    finally:
-        loader.dispose()
+        for number, (line, document) in enumerate(yaml_documents(text, source), start=1):
+            yield number, line, document
+    except RenderError as error:
+        raise ManifestInputError(str(error)) from None
