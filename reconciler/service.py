@@ -38,6 +38,7 @@ import contextlib
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TextIO
@@ -68,6 +69,7 @@ DEFAULT_STOP_TIMEOUT: Final = 20.0
 STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
 HTTP_ACTOR: Final = "api"
 HTTP_THREADS: Final = 16
+SIGNAL_POLL: Final = 0.2  # how often wait() looks at the flag a signal handler set
 
 
 def service_secrets(settings: Settings) -> list[Secret]:
@@ -300,8 +302,10 @@ class Service:
             return
 
         def handle(number: int, frame: object) -> None:
+            # Only an assignment: the handler runs on the main thread between two bytecodes,
+            # possibly while that thread holds the lock inside self._wake, so taking any lock
+            # here (Event.set does) can deadlock the process. wait() polls the flag instead.
             self._signal = number
-            self._wake.set()
 
         previous = {number: signal.signal(number, handle) for number in STOP_SIGNALS}
         self._handling = True
@@ -316,8 +320,12 @@ class Service:
         """Block until SIGTERM or SIGINT (the signal's number is returned), ``request_stop``
         or ``stop`` (None), or ``timeout`` (None). Catches the signals itself unless called
         inside ``stop_signals()`` already."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self.stop_signals():
-            self._wake.wait(timeout)
+            while self._signal is None:
+                left = SIGNAL_POLL if deadline is None else deadline - time.monotonic()
+                if left <= 0 or self._wake.wait(min(SIGNAL_POLL, left)):
+                    break
         if self._signal is not None:
             log.info("received %s", signal.Signals(self._signal).name)
         return self._signal

@@ -334,10 +334,11 @@ def run_demo(
         (workdir / LOG_FILE).open("a", encoding="utf-8") as log_file,
         Demo(workdir, port=port, log_stream=log_file, **dict(options or {})) as demo,
     ):
-        print(banner(demo), file=out, flush=True)
-        if open_browser is not None:
-            open_browser(demo.console_url)
         service: Service = _need(demo.service)
-        (wait or (lambda running: running.wait()))(service)
+        with service.stop_signals():  # caught before the banner, so an early Ctrl-C is clean
+            print(banner(demo), file=out, flush=True)
+            if open_browser is not None:
+                open_browser(demo.console_url)
+            (wait or (lambda running: running.wait()))(service)
         print("stopping the demo...", file=out, flush=True)
     return 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
@@ -41,10 +41,11 @@ def run(args: argparse.Namespace) -> int:
     if args.time_factor < 0:
         print("error: --time-factor must not be negative", file=sys.stderr)
         return 2
-    stop = threading.Event()
+    received: list[int] = []  # a signal handler may only append: see the note in on_signal
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
+        # No locks in a handler: it runs on the main thread, which may hold the lock it wants.
+        received.append(signum)
 
     emulator = KubeEmulator(host=args.host, port=args.port, time_factor=args.time_factor)
     try:
@@ -68,8 +69,8 @@ def run(args: argparse.Namespace) -> int:
             "/_sandbox/time-factor. Ctrl-C to stop.",
             flush=True,
         )
-        while not stop.wait(0.5):
-            pass
+        while not received:
+            time.sleep(0.2)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -228,6 +228,33 @@ def test_notifier_and_mount_hooks(config: Config, kubeconfig: Path) -> None:
         eventually(lambda: any(e.type == "SyncSucceeded" and e.app == APP for e in seen), 20)
 
 
+def test_a_stop_signal_wakes_wait_and_its_handler_takes_no_lock(
+    config: Config, kubeconfig: Path
+) -> None:
+    """A signal handler runs on the main thread between two bytecodes, possibly while that
+    thread holds the lock inside the service's wake-up Event (wait() does); a handler that
+    takes that lock hangs the process for good, and Ctrl-C then does nothing."""
+    service = build_service(config, env={}, kubeconfig=kubeconfig)
+    try:
+        with service.stop_signals():
+            handler = signal.getsignal(signal.SIGINT)
+            assert callable(handler)
+            with service._wake._cond:  # what Event.wait holds while it reads its flag
+                call = threading.Thread(target=handler, args=(signal.SIGINT, None))
+                call.start()
+                call.join(2)
+                assert not call.is_alive(), "the handler waited for a lock"
+            assert service.wait(5) == signal.SIGINT
+        service._signal = None
+        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        started = time.monotonic()
+        assert service.wait(10) == signal.SIGTERM
+        assert time.monotonic() - started < 2
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
+    finally:
+        service.stop()
+
+
 def test_a_taken_port_fails_start(config: Config, kubeconfig: Path, running: Service) -> None:
     second = build_service(config, env={}, kubeconfig=kubeconfig, port=running.port)
     with pytest.raises(OSError):
