@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from reconciler.cluster_cached import CachedReads
 from reconciler.cluster_protocol import ClusterProtocol
 from reconciler.compare_types import Comparison
 from reconciler.config import Config
@@ -111,7 +112,7 @@ class Controller:
         self.loader = ManifestLoader(git)
         self._refresher = Refresher(
             loader=self.loader,
-            cluster=cluster,
+            cluster=cluster if live_cache is None else CachedReads(cluster, live_cache),
             runtime=self.runtime,
             publish=self._publish,
             metrics=metrics,

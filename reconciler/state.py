@@ -56,6 +56,18 @@ class Store(Protocol):
         """Store the app's latest operation state (after every step)."""
         ...
 
+    def finish_operation(
+        self,
+        app: str,
+        state: Mapping[str, Any],
+        history: Sequence[HistoryEntry] | None,
+        fingerprints: Mapping[str, HookRecord],
+    ) -> None:
+        """Store a completed operation together with what it earned, all or nothing: the
+        history (replaced when not None) and the hook records (added or replaced), so no
+        reader and no restart sees the operation ended without them."""
+        ...
+
     def hook_fingerprints(self, app: str) -> dict[str, HookRecord]:
         """The app's on-change hook records by hook identity ({} when none)."""
         ...
@@ -124,11 +136,7 @@ class SQLiteStore:
 
     def save_history(self, app: str, entries: Sequence[HistoryEntry]) -> None:
         with self._transaction() as db:
-            db.execute("DELETE FROM history WHERE app = ?", (app,))
-            db.executemany(
-                "INSERT INTO history (app, id, entry) VALUES (?, ?, ?)",
-                [(app, entry.id, json.dumps(entry.to_dict())) for entry in entries],
-            )
+            _write_history(db, app, entries)
 
     def operation(self, app: str) -> dict[str, Any] | None:
         rows = self._query("SELECT state FROM operations WHERE app = ?", (app,))
@@ -138,14 +146,21 @@ class SQLiteStore:
         return state if isinstance(state, dict) else None
 
     def save_operation(self, app: str, state: Mapping[str, Any]) -> None:
-        text = json.dumps(dict(state))
         with self._transaction() as db:
-            db.execute(
-                "INSERT INTO operations (app, state, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT(app) DO UPDATE SET state = excluded.state, "
-                "updated_at = excluded.updated_at",
-                (app, text, time.time()),
-            )
+            _write_operation(db, app, state)
+
+    def finish_operation(
+        self,
+        app: str,
+        state: Mapping[str, Any],
+        history: Sequence[HistoryEntry] | None,
+        fingerprints: Mapping[str, HookRecord],
+    ) -> None:
+        with self._transaction() as db:
+            if history is not None:
+                _write_history(db, app, history)
+            _write_fingerprints(db, app, fingerprints)
+            _write_operation(db, app, state)
 
     def hook_fingerprints(self, app: str) -> dict[str, HookRecord]:
         rows = self._query(
@@ -155,15 +170,8 @@ class SQLiteStore:
         return {str(hook): HookRecord(str(fp), str(rev)) for hook, fp, rev in rows}
 
     def save_hook_fingerprints(self, app: str, records: Mapping[str, HookRecord]) -> None:
-        now = time.time()
         with self._transaction() as db:
-            db.executemany(
-                "INSERT INTO hook_fingerprints (app, hook, fingerprint, revision, updated_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(app, hook) DO UPDATE SET "
-                "fingerprint = excluded.fingerprint, revision = excluded.revision, "
-                "updated_at = excluded.updated_at",
-                [(app, hook, r.fingerprint, r.revision, now) for hook, r in records.items()],
-            )
+            _write_fingerprints(db, app, records)
 
     def close(self) -> None:
         with self._lock:
@@ -186,6 +194,35 @@ class SQLiteStore:
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self)
+
+
+def _write_history(db: sqlite3.Connection, app: str, entries: Sequence[HistoryEntry]) -> None:
+    db.execute("DELETE FROM history WHERE app = ?", (app,))
+    db.executemany(
+        "INSERT INTO history (app, id, entry) VALUES (?, ?, ?)",
+        [(app, entry.id, json.dumps(entry.to_dict())) for entry in entries],
+    )
+
+
+def _write_operation(db: sqlite3.Connection, app: str, state: Mapping[str, Any]) -> None:
+    db.execute(
+        "INSERT INTO operations (app, state, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT(app) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+        (app, json.dumps(dict(state)), time.time()),
+    )
+
+
+def _write_fingerprints(
+    db: sqlite3.Connection, app: str, records: Mapping[str, HookRecord]
+) -> None:
+    now = time.time()
+    db.executemany(
+        "INSERT INTO hook_fingerprints (app, hook, fingerprint, revision, updated_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT(app, hook) DO UPDATE SET "
+        "fingerprint = excluded.fingerprint, revision = excluded.revision, "
+        "updated_at = excluded.updated_at",
+        [(app, hook, r.fingerprint, r.revision, now) for hook, r in records.items()],
+    )
 
 
 class _Transaction:

@@ -1,13 +1,14 @@
 """Driving a sync operation to its end with its state persisted: what ``kajitori sync`` and
 ``kajitori rollback`` do, and what the controller does one step at a time.
 
-``persist`` saves the state after a step and, once the operation completed, adds the history
-entry a successful full sync earns (``reconciler.history.should_record``) and saves the
-fingerprints of the on-change hooks that succeeded (``operationState.hookFingerprints``), which
-the next operation gets as ``hook_fingerprints`` (``Store.hook_fingerprints``). ``drive`` steps an
-operation until it completes, persisting after every step, so that a process killed at any
-point leaves a state that ``SyncOperation.restore`` resumes. ``resumable`` reads the in-flight
-operation of an app from the store, if any.
+``persist`` saves the state after a step; once the operation completed it saves, in the same
+transaction (``Store.finish_operation``), the history entry a successful full sync earns
+(``reconciler.history.should_record``) and the fingerprints of the on-change hooks that
+succeeded (``operationState.hookFingerprints``), which the next operation gets as
+``hook_fingerprints`` (``Store.hook_fingerprints``). ``drive`` steps an operation until it
+completes, persisting after every step, so that a process killed at any point leaves a state
+that ``SyncOperation.restore`` resumes. ``resumable`` reads the in-flight operation of an app
+from the store, if any.
 """
 
 from __future__ import annotations
@@ -30,17 +31,18 @@ def persist(
     (trimmed to the app's revisionHistoryLimit) and the on-change hook fingerprints. Returns
     the saved state."""
     state = operation.to_dict()
-    store.save_operation(app.name, state)
-    if operation.completed and operation.state.hook_fingerprints:
-        store.save_hook_fingerprints(app.name, operation.state.hook_fingerprints)
-    if operation.completed and should_record(operation.state):
+    if not operation.completed:
+        store.save_operation(app.name, state)
+        return state
+    history = None
+    if should_record(operation.state):
         history = add_entry(
             store.history(app.name),
             operation.state,
             deployed_at=time.time() if now is None else now,
             limit=app.spec.revision_history_limit,
         )
-        store.save_history(app.name, history)
+    store.finish_operation(app.name, state, history, operation.state.hook_fingerprints)
     return state
 
 

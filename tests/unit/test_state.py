@@ -8,6 +8,7 @@ import pytest
 
 from reconciler.history import HistoryEntry
 from reconciler.state import SQLiteStore, StateStoreError, in_flight
+from reconciler.sync_hook_run import HookRecord
 
 
 def test_history_and_operations_survive_reopening(tmp_path: Path) -> None:
@@ -38,3 +39,27 @@ def test_a_store_that_cannot_be_opened_names_its_file(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     with pytest.raises(StateStoreError, match=str(blocker / "state.db")):
         SQLiteStore(blocker / "state.db")
+
+
+def test_finishing_an_operation_saves_it_with_its_history_and_hooks_or_not_at_all(
+    tmp_path: Path,
+) -> None:
+    entries = [HistoryEntry(0, "a", "t0", "s0")]
+    with SQLiteStore(tmp_path / "state.db") as store:
+        store.save_operation("shop", {"phase": "Running"})
+        with pytest.raises(TypeError):  # the state cannot be written: nothing else is either
+            store.finish_operation(
+                "shop",
+                {"phase": "Succeeded", "bad": object()},
+                entries,
+                {"m": HookRecord("f", "a")},
+            )
+        assert store.operation("shop") == {"phase": "Running"}
+        assert store.history("shop") == [] and store.hook_fingerprints("shop") == {}
+
+        store.finish_operation("shop", {"phase": "Succeeded"}, entries, {"m": HookRecord("f", "a")})
+        assert store.operation("shop") == {"phase": "Succeeded"}
+        assert store.history("shop") == entries
+        assert store.hook_fingerprints("shop") == {"m": HookRecord("f", "a")}
+        store.finish_operation("shop", {"phase": "Failed"}, None, {})
+        assert store.history("shop") == entries  # None leaves the history alone
