@@ -195,6 +195,11 @@ class GitHubClient:
     def _repo(self, full_name: str) -> Repository:
         return self._github.get_repo(full_name)
 
+    def default_branch(self, repo: str) -> str:
+        """The branch ``repo`` names as its default (what ``HEAD`` of a clone follows)."""
+        with self._mapped(f"read the default branch of {repo}"):
+            return str(self._repo(repo).default_branch)
+
     # -- pull requests --------------------------------------------------------------------
 
     def open_pull_request(

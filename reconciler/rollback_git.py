@@ -49,7 +49,6 @@ from reconciler.state_runtime import RuntimeStore
 log = logging.getLogger(__name__)
 
 AUTHOR: Final = "kajitori <kajitori@users.noreply.github.com>"
-DEFAULT_BRANCH: Final = "main"  # the application repository's base branch (see limits)
 
 
 class RollbackGit:
@@ -153,6 +152,7 @@ class RollbackGit:
                 "can change it; Git is left to you"
             )
         repo = client.repo_for_url(source.repo_url)
+        branch_base = branch_base or client.default_branch(repo)
         # The seconds alone can repeat (a retry right after a failure): a random suffix keeps
         # each attempt's branch its own.
         suffix = secrets.token_hex(3)
@@ -232,10 +232,11 @@ class RollbackGit:
         try:
             url = self._clone_url(app_repo)
             branch = f"{manifest.branch}-app"
+            app_base = client.default_branch(app_repo)
             result = prepare_revert_branch(
                 self.git,
                 url,
-                DEFAULT_BRANCH,
+                app_base,
                 target,
                 ".",
                 branch,
@@ -256,7 +257,7 @@ class RollbackGit:
                 strategy=result.strategy,
             )
             title = revert_title(app_request, "application")
-            pull = client.open_pull_request(app_repo, branch, DEFAULT_BRANCH, title, body)
+            pull = client.open_pull_request(app_repo, branch, app_base, title, body)
             link = PullRequestLink(app_repo, pull.number, pull.url)
             client.comment(
                 record.manifest_pr.repo,
@@ -348,11 +349,12 @@ class RollbackGit:
 
 
 def _base_branch(target_revision: str) -> str | None:
-    """The branch a pull request should target for ``targetRevision``: HEAD means the
-    default branch (assumed ``main``); a SHA or a tag-looking name has no branch."""
+    """The branch a pull request should target for ``targetRevision``: "" for HEAD (the
+    repository's default branch, which only GitHub knows); None for a SHA or a tag-looking
+    name, which no pull request can move."""
     revision = (target_revision or "HEAD").strip()
     if revision == "HEAD":
-        return DEFAULT_BRANCH
+        return ""
     revision = revision.removeprefix("refs/heads/")
     if revision.startswith("refs/") or _looks_like_sha(revision):
         return None
@@ -374,4 +376,4 @@ def _warning(exc: KajitoriError) -> str:
     return text
 
 
-__all__ = ["AUTHOR", "DEFAULT_BRANCH", "RollbackGit"]
+__all__ = ["AUTHOR", "RollbackGit"]

@@ -190,14 +190,15 @@ class GitHubSandbox:
         name: str,
         files: Mapping[str, str | bytes] | None = None,
         description: str | None = None,
+        default_branch: str = "main",
     ) -> Path:
-        """Make the bare repository ``owner/name`` (default branch ``main``) and return its
-        path, which git and GitPython clone and push to. With ``files``, ``main`` starts
-        with one commit holding them; without, the repository is empty."""
-        repo = self.store.create(owner, name, description)
+        """Make the bare repository ``owner/name`` and return its path, which git and
+        GitPython clone and push to. With ``files``, ``default_branch`` starts with one commit
+        holding them; without, the repository is empty."""
+        repo = self.store.create(owner, name, description, default_branch)
         if files:
             sha = repo.git.write_files(None, files, "Initial commit", self._identity(self.login))
-            repo.git.update_ref("refs/heads/main", sha, ZERO_SHA)
+            repo.git.update_ref(f"refs/heads/{default_branch}", sha, ZERO_SHA)
         if self._urls is not None:
             self._install_hook(repo)
         return repo.path

@@ -139,7 +139,13 @@ class Store:
         """Where the bare repository of ``owner/name`` lives."""
         return self.root / check_name("owner", owner) / f"{check_name('repository', name)}.git"
 
-    def create(self, owner: str, name: str, description: str | None = None) -> Repository:
+    def create(
+        self,
+        owner: str,
+        name: str,
+        description: str | None = None,
+        default_branch: str = "main",
+    ) -> Repository:
         """Make (or adopt, when it already exists on disk) the repository ``owner/name``."""
         with self.lock:
             key = (owner.lower(), name.lower())
@@ -147,9 +153,18 @@ class Store:
                 raise ValueError(f"repository {owner}/{name} already exists")
             path = self.path_for(owner, name)
             if not (path / "HEAD").is_file():
-                GitRepo.init_bare(path)
+                GitRepo.init_bare(path, default_branch)
             now = time.time()
-            repo = Repository(self.new_id(), owner, name, path, now, description, pushed_at=now)
+            repo = Repository(
+                self.new_id(),
+                owner,
+                name,
+                path,
+                now,
+                description,
+                default_branch=default_branch,
+                pushed_at=now,
+            )
             self._repos[key] = repo
             return repo
 

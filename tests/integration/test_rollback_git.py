@@ -33,6 +33,7 @@ TOKEN = "ghp-ROLLBACK-test-token-13579"
 HOOK_SECRET = "hook-secret-rollback"
 OWNER = "acme"
 THREAD = "https://acme.slack.example/archives/C1/p1700000000000100"
+APP_BRANCH = "trunk"
 
 
 class _Url:
@@ -86,8 +87,11 @@ class World:
 
     def __init__(self, root: Path, kubeconfig: Path, sandbox: GitHubSandbox, github: bool):
         self.sandbox = sandbox
-        self.app_bare = sandbox.create_repo(OWNER, "web-app", files={"main.py": "v = 1\n"})
-        self.app_v1 = rev_parse(self.app_bare, "main")
+        # The application repository's default branch is not main: kajitori asks GitHub.
+        self.app_bare = sandbox.create_repo(
+            OWNER, "web-app", files={"main.py": "v = 1\n"}, default_branch=APP_BRANCH
+        )
+        self.app_v1 = rev_parse(self.app_bare, APP_BRANCH)
         self.manifest_bare = sandbox.create_repo(
             OWNER,
             "manifests",
@@ -132,7 +136,9 @@ class World:
 
     def deploy_new_version(self) -> tuple[str, str]:
         """An application commit, and the manifest commit deploying it (auto-synced)."""
-        app_v2 = self.sandbox.commit_files(OWNER, "web-app", "main", {"main.py": "v = 2\n"}, "v2")
+        app_v2 = self.sandbox.commit_files(
+            OWNER, "web-app", APP_BRANCH, {"main.py": "v = 2\n"}, "v2"
+        )
         bump = self.sandbox.commit_files(
             OWNER,
             "manifests",
@@ -242,6 +248,7 @@ def test_rollback_opens_both_reverts_and_merging_resumes_auto_sync(
         assert any(record.app_pr.url in text for text in comments), comments
         app_pr = gh.get_repo(f"{OWNER}/web-app").get_pull(record.app_pr.number)
         assert app_pr.title == f"Revert web application to {world.app_v1[:7]}"
+        assert app_pr.base.ref == APP_BRANCH and manifest_pr.base.ref == "main"
         assert app_v2[:7] in (app_pr.body or "")
         assert record.manifest_pr.url in (app_pr.body or "")
         summary = record.summary()
