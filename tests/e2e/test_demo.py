@@ -30,9 +30,6 @@ CHANNEL = "C0DEPLOYS"
 ALICE = "U0ALICE"
 # How long an approval request may stand without an Approve button before that is a failure.
 BUTTON_GRACE = 5.0
-# The tour's steps build on each other: later ones fail at once when the first deploy did not
-# happen, naming the step that broke, instead of each waiting for its own timeout.
-TOUR: dict[str, bool] = {}
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +154,16 @@ def deploy_through_approvals(demo: Demo, sha: str, timeout: float = 20.0) -> dic
 # -- the newcomer's tour ----------------------------------------------------------------------
 
 
-def test_sync_asks_for_approval_then_deploys(demo: Demo) -> None:
+def test_the_newcomers_tour(demo: Demo) -> None:
+    """The steps build on each other (the rollback needs two deployments), so they run in
+    order in one test: a failure's traceback names the step that broke."""
+    sync_asks_for_approval_then_deploys(demo)
+    new_commit_is_deployed(demo)
+    edit_live_object_is_reported_as_drift(demo)
+    rollback_returns_the_cluster_and_opens_a_revert_pull_request(demo)
+
+
+def sync_asks_for_approval_then_deploys(demo: Demo) -> None:
     slack = slack_of(demo)
     sha = head_of_main(demo)
     reply = slack.send_slash_command(demo.bot_url, "/sync", "demo", user_id=ALICE)
@@ -167,7 +173,6 @@ def test_sync_asks_for_approval_then_deploys(demo: Demo) -> None:
     )
     assert sha[:7] in shown(asked)
     deployed = deploy_through_approvals(demo, sha)
-    TOUR["deployed"] = True
     assert "Sync Status" in shown(deployed)
     assert demo.github is not None
     statuses = [
@@ -178,13 +183,7 @@ def test_sync_asks_for_approval_then_deploys(demo: Demo) -> None:
     assert any(call["body"]["state"] == "success" for call in statuses), statuses
 
 
-def after_first_deploy() -> None:
-    if not TOUR.get("deployed"):
-        pytest.fail("needs the demo app deployed: test_sync_asks_for_approval_then_deploys failed")
-
-
-def test_new_commit_is_deployed(demo: Demo) -> None:
-    after_first_deploy()
+def new_commit_is_deployed(demo: Demo) -> None:
     before = head_of_main(demo)
     status, answer = post(demo.console_url + "_demo/actions/new-commit")
     assert status == 200 and answer["ok"], answer
@@ -196,8 +195,7 @@ def test_new_commit_is_deployed(demo: Demo) -> None:
     assert find(slack_of(demo), "waits for approval", sha[:7]) is None
 
 
-def test_edit_live_object_is_reported_as_drift(demo: Demo) -> None:
-    after_first_deploy()
+def edit_live_object_is_reported_as_drift(demo: Demo) -> None:
     slack = slack_of(demo)
     status, answer = post(demo.console_url + "_demo/actions/edit-live-object")
     assert status == 200 and answer["ok"], answer
@@ -210,8 +208,7 @@ def test_edit_live_object_is_reported_as_drift(demo: Demo) -> None:
     assert "Deployment.apps/demo/web" in shown(drift)
 
 
-def test_rollback_returns_the_cluster_and_opens_a_revert_pull_request(demo: Demo) -> None:
-    after_first_deploy()
+def rollback_returns_the_cluster_and_opens_a_revert_pull_request(demo: Demo) -> None:
     slack = slack_of(demo)
     reply = slack.send_slash_command(demo.bot_url, "/rollback", "demo", user_id=ALICE)
     assert reply.status == 200
