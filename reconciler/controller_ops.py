@@ -15,6 +15,9 @@ go out: ``SyncRunning`` when the operation starts (or resumes after a restart),
 
 ``stop()`` lets the steps that run now finish (they persist themselves) and starts no new
 one, so the saved state is what the next process resumes.
+
+What each event says is built in ``reconciler.controller_op_events``; this module decides when
+to announce it (each approval and each retry once).
 """
 
 from __future__ import annotations
@@ -25,26 +28,21 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Final
 
 from reconciler.controller_api import OperationRefused, ProgressCallback
-from reconciler.event_types import (
-    AUTOMATED,
-    ApprovalRequested,
-    CommitSummary,
-    Event,
-    ResourceResult,
-    SyncFailed,
-    SyncRunning,
-    SyncSucceeded,
+from reconciler.controller_op_events import (
+    approval_requested,
+    sync_ended,
+    sync_failed,
+    sync_running,
 )
+from reconciler.event_types import CommitSummary, Event
 from reconciler.metrics import Metrics
-from reconciler.model import Application, ResourceKey
+from reconciler.model import Application
 from reconciler.state import Store
 from reconciler.sync import Approval, SyncOperation
 from reconciler.sync_runner import persist
-from reconciler.sync_types import SUCCEEDED, OperationState
 
 log = logging.getLogger(__name__)
 
@@ -67,28 +65,6 @@ class Running:
     done: bool = False  # completed and persisted: later steps (a timer, a decision) do nothing
     failures: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def _time(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
-
-
-def _initiator(state: OperationState) -> str:
-    request = state.request
-    return AUTOMATED if request.automated else (request.initiated_by or AUTOMATED)
-
-
-def _results(state: OperationState) -> tuple[ResourceResult, ...]:
-    return tuple(
-        ResourceResult(key=r.key, status=r.status, message=r.message, hook_phase=r.hook_phase)
-        for r in state.results.values()
-    )
-
-
-def _key(resource: str) -> ResourceKey | None:
-    """``group/kind/namespace/name`` (an approval's resource) as a key."""
-    parts = resource.split("/")
-    return ResourceKey(*parts) if len(parts) == 4 else None
 
 
 class OperationRunner:
@@ -166,18 +142,13 @@ class OperationRunner:
             raise  # the caller releases the claim
         with self._lock:
             self._ops[name] = running
-        op = running.operation.state
-        message = "resumed after a restart" if running.resumed else op.message
         self._publish(
-            SyncRunning(
-                app=name,
-                project=running.app.spec.project,
-                time=_time(self._clock()),
-                revision=op.revision,
-                initiated_by=_initiator(op),
-                started_at=_time(op.started_at),
-                commit=running.commit,
-                message=message,
+            sync_running(
+                running.app,
+                running.operation.state,
+                running.commit,
+                now=self._clock(),
+                resumed=running.resumed,
             )
         )
         self._announce_approval(running)
@@ -354,7 +325,9 @@ class OperationRunner:
         if not state.awaiting_retry or state.retry_count <= running.retries_announced:
             return
         running.retries_announced = state.retry_count
-        self._publish(self._failed(running, retrying=True))
+        self._publish(
+            sync_failed(running.app, state, running.commit, now=self._clock(), retrying=True)
+        )
 
     def _announce_approval(self, running: Running) -> None:
         state = running.operation.state
@@ -363,33 +336,7 @@ class OperationRunner:
             return
         running.approval_announced = approval.id
         self._publish(
-            ApprovalRequested(
-                app=running.app.name,
-                project=running.app.spec.project,
-                time=_time(self._clock()),
-                approval_id=approval.id,
-                revision=state.revision,
-                resource=_key(approval.resource),
-                message=approval.message,
-                initiated_by=_initiator(state),
-                commit=running.commit,
-            )
-        )
-
-    def _failed(self, running: Running, *, retrying: bool) -> SyncFailed:
-        state = running.operation.state
-        return SyncFailed(
-            app=running.app.name,
-            project=running.app.spec.project,
-            time=_time(self._clock()),
-            revision=state.revision,
-            initiated_by=_initiator(state),
-            started_at=_time(state.started_at),
-            commit=running.commit,
-            message=state.message,
-            phase="Failed" if retrying else state.phase,
-            resources=_results(state),
-            retrying=retrying,
+            approval_requested(running.app, state, approval, running.commit, now=self._clock())
         )
 
     def _finish(self, running: Running, state: Mapping[str, Any]) -> None:
@@ -401,20 +348,7 @@ class OperationRunner:
         running.operation.close()
         duration = (op.finished_at or self._clock()) - op.started_at
         self._metrics.record_sync(running.app, op.phase, duration)
-        if op.phase == SUCCEEDED:
-            event: Event = SyncSucceeded(
-                app=name,
-                project=running.app.spec.project,
-                time=_time(self._clock()),
-                revision=op.revision,
-                initiated_by=_initiator(op),
-                started_at=_time(op.started_at),
-                commit=running.commit,
-                message=op.message,
-                resources=_results(op),
-            )
-        else:
-            event = self._failed(running, retrying=False)
+        event = sync_ended(running.app, op, running.commit, now=self._clock())
         if self._on_done is not None:
             # First, so the app's status already shows the operation's outcome (Synced at the
             # revision) when subscribers read it on the event.

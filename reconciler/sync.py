@@ -17,7 +17,8 @@ data (``reconciler.sync_types.OperationState.to_dict()``, Argo CD's
    deleted, the step returns at once with "waiting for ...": the caller calls step() again.
 3. A failed task runs the SyncFail hooks; when they are done the operation ends Failed with
    the failed objects and their reasons. With ``syncPolicy.retry`` a failed attempt is
-   retried after ``retry_delay`` (phase stays Running, ``retryCount`` counts).
+   retried after ``retry_delay`` (phase stays Running, ``retryCount`` counts; the bookkeeping
+   is in ``reconciler.sync_attempts``).
 4. Otherwise the next (phase, wave) group runs: prunes in parallel (``Prune=confirm`` waits
    for approval), then BeforeHookCreation deletions (the step returns and waits until they
    are gone), then the applies in runs of one kind, each run in parallel on a bounded pool.
@@ -44,22 +45,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any, Final
 
 from reconciler.cluster_protocol import ClusterProtocol
 from reconciler.errors import ClusterError, ComparisonError
 from reconciler.hooks import PlanError
 from reconciler.model import Application
-from reconciler.plan_backoff import retry_allowed, retry_delay
 from reconciler.sync_approval import (
     DEFAULT_APPROVAL_TIMEOUT,
     SUPERSEDED_MESSAGE,
     Approval,
     ApprovalError,
 )
+from reconciler.sync_attempts import first_state, retry_due, schedule_retry
 from reconciler.sync_begin import build_runner, first_step
 from reconciler.sync_exec import Pool, TaskWriter
 from reconciler.sync_gate import HookGate, close_pending, decide, expire
@@ -75,7 +74,6 @@ from reconciler.sync_steps import StepRunner
 from reconciler.sync_types import (
     ERROR,
     FAILED,
-    RUNNING,
     TERMINATING,
     OperationState,
     SyncRequest,
@@ -123,12 +121,9 @@ class SyncOperation:
         self.hook_fingerprints = dict(hook_fingerprints or {})
         self._lock = threading.RLock()
         self._pool = Pool(workers)
-        self._not_before = 0.0
+        self._not_before = retry_due(state)  # a restored operation between two attempts
         self._steps: StepRunner | None = None
         self._dry_run_passed = False
-        if state.awaiting_retry and state.finished_at is not None and state.request.retry:
-            delay = retry_delay(max(0, state.retry_count - 1), state.request.retry.backoff)
-            self._not_before = state.finished_at + delay
 
     def _emit(self, event: SyncEvent) -> None:
         """Hand an event to the caller's callback; its failures never break the operation."""
@@ -154,26 +149,10 @@ class SyncOperation:
         **options: Any,
     ) -> SyncOperation:
         """A new operation syncing ``app`` to ``desired``, rendered at commit ``revision``.
-        The request's sync options and retry default to the app's ``syncPolicy``."""
+        The request's sync options and retry default to the app's ``syncPolicy``
+        (``reconciler.sync_attempts.first_state``)."""
         request = request or SyncRequest()
-        policy = app.spec.sync_policy
-        if not request.sync_options and policy.sync_options:
-            request = replace(request, sync_options=tuple(policy.sync_options))
-        if request.retry is None and policy.retry is not None:
-            request = replace(request, retry=policy.retry)
-        source = app.spec.source
-        state = OperationState(
-            request=request,
-            started_at=int(clock()),
-            id=uuid.uuid4().hex[:16],
-            revision=revision,
-            source={
-                "repoURL": source.repo_url,
-                "path": source.path,
-                "targetRevision": source.target_revision,
-            },
-            message="starting",
-        )
+        state = first_state(app, request, revision=revision, started_at=int(clock()))
         operation = cls(app, desired, cluster, state, clock=clock, **options)
         operation._emit(SyncEvent(EVENT_STARTED, f"syncing {app.name} to {revision}"))
         return operation
@@ -387,15 +366,8 @@ class SyncOperation:
         state = self.state
         state.phase, state.message = phase, message
         state.finished_at = self.clock()
-        retry = state.request.retry
-        if phase in (FAILED, ERROR) and retry_allowed(state.retry_count, retry):
-            assert retry is not None
-            delay = retry_delay(state.retry_count, retry.backoff)
-            state.retry_count += 1
-            state.phase = RUNNING
-            due = state.finished_at + delay
-            at = time.strftime("%H:%M:%S", time.gmtime(due))
-            state.message = f"{message}. Retrying attempt #{state.retry_count} at {at} UTC."
+        due = schedule_retry(state, phase, message)  # None: no retry, the operation ends
+        if due is not None:
             self._not_before = due
             self._emit(SyncEvent(EVENT_WAITING, state.message))
             return
