@@ -80,6 +80,12 @@ def confirm_rollback(bot: BotUnderTest, controller: FakeController, app: str) ->
     bot.slack.wait_until(
         lambda: bool(controller.calls_of("rollback")), timeout=10, what="the rollback"
     )
+    # The bot records the thread right after the controller accepted the rollback; a
+    # completion published before that would have no thread to answer in.
+    threads = RollbackThreads(approval_messages(bot.app).table)
+    bot.slack.wait_until(
+        lambda: threads.get(app) is not None, timeout=10, what="the rollback thread record"
+    )
     return shown
 
 
