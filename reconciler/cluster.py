@@ -4,7 +4,14 @@
 ``kubernetes.dynamic.DynamicClient`` (created on first use, so building a Cluster never
 touches the network): which resource serves a (group, kind), whether it is namespaced, and the
 preferred version; an unknown kind refreshes discovery once before it is reported, so CRDs
-installed after start-up are found. Reads and writes return plain dicts. Every
+installed after start-up are found. Reads and writes return plain dicts.
+
+With ``namespaces`` (``controller.namespaces``) the Cluster keeps to those namespaces
+(``reconciler.cluster_scope``): a request for an object elsewhere, or for a cluster-scoped
+one, is refused with ``OutOfScopeError`` before it is sent, a list "in every namespace" lists
+each of them, and the search for tracked objects (``reconciler.cluster_list``) leaves
+cluster-scoped kinds alone. A 403 on a read names the kind and the namespace and says the
+account kajitori runs as lacks the permission. Every
 ``ApiException`` and urllib3 transport error is turned into ``ClusterError`` (or the
 subclasses in ``reconciler.cluster_protocol``) with the HTTP code, the Status reason and a
 message naming the object; Secret values are scrubbed from server messages.
@@ -16,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import os
 import tempfile
 import threading
@@ -35,6 +41,7 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from kubernetes.dynamic.resource import Resource, ResourceList
 
+from reconciler.cluster_list import LIST_PAGE, find_tracked, listable, read_pages, with_type
 from reconciler.cluster_protocol import (
     FIELD_MANAGER,
     ConflictError,
@@ -42,30 +49,40 @@ from reconciler.cluster_protocol import (
     UnknownKindError,
     UnreachableError,
 )
+from reconciler.cluster_scope import NamespaceScope, forbidden, where
 from reconciler.errors import ClusterError
-from reconciler.model import TRACKING_ANNOTATION, ResourceKey
-
-log = logging.getLogger(__name__)
+from reconciler.model import ResourceKey
 
 Objects = list[dict[str, Any]]
-
-# Kinds never worth scanning for tracked objects: numerous, short-lived, never in Git.
-_UNTRACKED_KINDS = frozenset({("", "Event"), ("events.k8s.io", "Event")})
-_LIST_PAGE = 500
+_READS = ("get", "list", "watch")
 
 
 class Cluster:
-    """A Kubernetes API server, as ``reconciler.cluster_protocol.ClusterProtocol``."""
+    """A Kubernetes API server, as ``reconciler.cluster_protocol.ClusterProtocol``, used only
+    inside ``namespaces`` when some are given (module doc)."""
 
-    def __init__(self, api_client: ApiClient, *, request_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        api_client: ApiClient,
+        *,
+        request_timeout: float = 30.0,
+        namespaces: Sequence[str] = (),
+    ) -> None:
         self._api = api_client
+        self.scope = NamespaceScope.of(namespaces)
         self._timeout = request_timeout
         self._lock = threading.RLock()
         self._dynamic: Any = None
         self._discovery_dir: tempfile.TemporaryDirectory[str] | None = None
 
     @classmethod
-    def from_kubeconfig(cls, path: str | Path | None = None, context: str | None = None) -> Cluster:
+    def from_kubeconfig(
+        cls,
+        path: str | Path | None = None,
+        context: str | None = None,
+        *,
+        namespaces: Sequence[str] = (),
+    ) -> Cluster:
         """From a kubeconfig file (default: $KUBECONFIG or ~/.kube/config) and context."""
         configuration = k8s_client.Configuration()
         where = str(path) if path else "the default kubeconfig"
@@ -79,10 +96,10 @@ class Cluster:
         except (ConfigException, OSError, ValueError) as exc:
             what = f"context {context!r} of {where}" if context else where
             raise ClusterError(f"cannot load {what}: {exc}") from None
-        return cls(k8s_client.ApiClient(configuration))
+        return cls(k8s_client.ApiClient(configuration), namespaces=namespaces)
 
     @classmethod
-    def in_cluster(cls) -> Cluster:
+    def in_cluster(cls, *, namespaces: Sequence[str] = ()) -> Cluster:
         """From the service account mounted into the pod kajitori runs in."""
         configuration = k8s_client.Configuration()
         try:
@@ -91,7 +108,7 @@ class Cluster:
             )
         except ConfigException as exc:
             raise ClusterError(f"not running inside a Kubernetes pod: {exc}") from None
-        return cls(k8s_client.ApiClient(configuration))
+        return cls(k8s_client.ApiClient(configuration), namespaces=namespaces)
 
     @property
     def host(self) -> str:
@@ -166,10 +183,11 @@ class Cluster:
         version = api_version.rpartition("/")[2] if api_version else None
         resource = self._resource(key.group, key.kind, version)
         namespace = key.namespace if resource.namespaced else None
+        self._in_scope("get", str(key), namespace)
         path = resource.path(name=key.name, namespace=namespace)
         try:
             with self._errors("get", str(key)):
-                return _with_type(self._request("get", path), resource)
+                return with_type(self._request("get", path), resource)
         except ClusterError as exc:
             if exc.code == 404:
                 return None
@@ -185,65 +203,43 @@ class Cluster:
     ) -> Objects:
         version = api_version.rpartition("/")[2] if api_version else None
         resource = self._resource(group, kind, version)
-        scoped = namespace if resource.namespaced else None
-        try:
-            return self._list(resource, scoped, label_selector)
-        except ClusterError as exc:
-            if exc.code == 404 and scoped:
-                return []  # the namespace does not exist (yet)
-            raise
+        if not resource.namespaced:
+            self._in_scope("list", kind, None)
+            return self._list(resource, None, label_selector)
+        if namespace:
+            self._in_scope("list", where(kind, namespace), namespace)
+        objects: Objects = []
+        for scoped in (namespace,) if namespace else self.scope.listing():
+            try:
+                objects.extend(self._list(resource, scoped, label_selector))
+            except ClusterError as exc:
+                if exc.code != 404 or not scoped:
+                    raise  # else the namespace does not exist (yet)
+        return objects
 
     def list_tracked(self, app: str) -> Objects:
-        prefix = f"{app}:"
-        found: dict[str, dict[str, Any]] = {}
-        for resource in self._listable_resources():
-            try:
-                items = self._list(resource, None, None)
-            except ClusterError as exc:
-                if exc.code in (403, 404, 405, 410):
-                    log.debug("skipping %s while listing tracked objects: %s", resource.kind, exc)
-                    continue
-                raise
-            for item in items:
-                annotations = (item.get("metadata") or {}).get("annotations") or {}
-                if str(annotations.get(TRACKING_ANNOTATION, "")).startswith(prefix):
-                    uid = str(item["metadata"].get("uid") or id(item))
-                    found.setdefault(uid, item)
-        return list(found.values())
-
-    def _listable_resources(self) -> Sequence[Any]:
         with self._lock, self._errors("discover", "the API resources"):
-            everything = self._client().resources.search()
-        chosen: dict[tuple[str, str], Any] = {}
-        for resource in everything:
-            if not isinstance(resource, Resource) or isinstance(resource, ResourceList):
-                continue
-            group = resource.group or ""
-            if "list" not in (resource.verbs or []) or (group, resource.kind) in _UNTRACKED_KINDS:
-                continue
-            current = chosen.get((group, resource.kind))
-            if current is None or (resource.preferred and not current.preferred):
-                chosen[(group, resource.kind)] = resource
-        return sorted(chosen.values(), key=lambda r: (r.group or "", r.kind))
+            found = self._client().resources.search()
+        resources = listable(
+            (r for r in found if isinstance(r, Resource) and not isinstance(r, ResourceList)),
+            self.scope,
+        )
+        return find_tracked(app, resources, self.scope, lambda r, ns: self._list(r, ns, None))
 
     def _list(self, resource: Any, namespace: str | None, label_selector: str | None) -> Objects:
         path = resource.path(namespace=namespace)
-        items: Objects = []
-        token: str | None = None
-        where = f"{resource.kind} in namespace {namespace}" if namespace else resource.kind
-        with self._errors("list", where):
-            while True:
-                page = self._request(
-                    "get",
-                    path,
-                    label_selector=label_selector,
-                    limit=_LIST_PAGE,
-                    _continue=token,
-                )
-                items.extend(_with_type(item, resource) for item in page.get("items") or [])
-                token = (page.get("metadata") or {}).get("continue") or None
-                if not token:
-                    return items
+        with self._errors("list", where(resource.kind, namespace, bool(resource.namespaced))):
+            return read_pages(
+                lambda token: self._request(
+                    "get", path, label_selector=label_selector, limit=LIST_PAGE, _continue=token
+                ),
+                resource,
+            )
+
+    def _in_scope(self, action: str, what: str, namespace: str | None) -> None:
+        """Refuse (OutOfScopeError) a request outside ``controller.namespaces``."""
+        if not self.scope.allows(namespace or ""):
+            raise self.scope.refuse(action, what, namespace or "")
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -265,12 +261,13 @@ class Cluster:
             raise ClusterError(f"{_describe(obj)} is namespaced but has no namespace", code=400)
         key = ResourceKey(resource.group or "", resource.kind, namespace or "", name)
         action = "apply (dry run)" if dry_run else "apply"
+        self._in_scope(action, str(key), namespace)
         body = dict(obj)
         if not resource.namespaced and "namespace" in meta:
             body["metadata"] = {k: v for k, v in meta.items() if k != "namespace"}
         try:
             with self._errors(action, str(key), secret=obj):
-                return _with_type(
+                return with_type(
                     self._request(
                         "patch",
                         resource.path(name=name, namespace=namespace),
@@ -296,6 +293,7 @@ class Cluster:
     ) -> bool:
         resource = self._resource(key.group, key.kind)
         namespace = key.namespace if resource.namespaced else None
+        self._in_scope("delete", str(key), namespace)
         path = resource.path(name=key.name, namespace=namespace)
         try:
             with self._errors("delete", str(key)):
@@ -340,7 +338,10 @@ class Cluster:
             if secret is not None:
                 message = _scrub(message, secret)
             error = ConflictError if code == 409 else ClusterError
-            raise error(f"{action} {what}: {message}", code=code, reason=reason) from None
+            text = f"{action} {what}: {message}"
+            if code == 403 and action in _READS:
+                text = forbidden(action, what, self.scope, message)
+            raise error(text, code=code, reason=reason) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise UnreachableError(
                 f"{action} {what}: cannot reach the Kubernetes API at {self.host} "
@@ -352,13 +353,6 @@ class Cluster:
             raise UnreachableError(
                 f"{action} {what}: {exc}", code=0, reason="Unreachable"
             ) from None
-
-
-def _with_type(obj: dict[str, Any], resource: Any) -> dict[str, Any]:
-    """List items come without apiVersion and kind; put them back."""
-    obj.setdefault("apiVersion", resource.group_version)
-    obj.setdefault("kind", resource.kind)
-    return obj
 
 
 def _status_of(exc: ApiException) -> tuple[str, str]:

@@ -17,6 +17,9 @@ per app per refresh. ``CachedReads`` is the ``ClusterProtocol`` the refresher us
   ``reconciler.compare``), so a just-pruned object is never offered for pruning twice.
 
 The sync engine keeps the full scan (``reconciler.sync_inventory``): pruning decides on it.
+
+Within ``controller.namespaces`` the full scan and the cache both keep to those namespaces;
+``scope`` is the wrapped cluster's, so the comparer knows it too.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.cluster_protocol import ClusterProtocol, Objects, PropagationPolicy
+from reconciler.cluster_scope import scope_of
 from reconciler.livecache import LiveCache
 from reconciler.model import ResourceKey
 
@@ -39,6 +43,7 @@ class CachedReads:
     def __init__(self, cluster: ClusterProtocol, cache: LiveCache) -> None:
         self.cluster = cluster
         self.cache = cache
+        self.scope = scope_of(cluster)
         self._lock = threading.Lock()
         self._scanned: set[str] = set()
         self.full_scans = 0

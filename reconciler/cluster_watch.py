@@ -9,6 +9,10 @@ kinds would crowd out the sync engine's requests and make urllib3 warn on every 
 ``Cluster`` has no public accessor for those parts yet, so its private ``_api``,
 ``_resource`` and ``_errors`` are used here (a public hook there would be better).
 
+Within ``controller.namespaces`` (the Cluster's ``scope``) the live cache asks for one
+namespace at a time (``/api/v1/namespaces/NS/configmaps``), so the pool grows with the number
+of namespaces. A 403 names the kind and the namespace and says the account lacks permission.
+
 Errors come out as ``ClusterError``; 410 Gone, whether as an HTTP status or as a watch
 ``ERROR`` event, as ``WatchExpired``.
 
@@ -29,6 +33,7 @@ from typing import Any, Final
 from kubernetes.client import ApiClient
 
 from reconciler.cluster import Cluster
+from reconciler.cluster_scope import where
 from reconciler.errors import ClusterError
 from reconciler.watch_types import (
     BOOKMARK,
@@ -41,7 +46,8 @@ from reconciler.watch_types import (
 log = logging.getLogger(__name__)
 
 _LIST_PAGE: Final = 500
-# Connections of the watch pool: one per watched kind, plus some for re-lists.
+# Connections of the watch pool: one per watched kind, plus some for re-lists (times the
+# number of namespaces when the watches are per namespace).
 _POOL_SIZE: Final = 64
 # How much longer than the server's own watch timeout a read may block before the
 # connection is taken for dead (a half-open TCP connection sends nothing).
@@ -53,7 +59,8 @@ RequestHook = Callable[[str, str, int], None]
 class ClusterWatch:
     """``reconciler.watch_types.WatchSource`` over a ``Cluster``. ``on_request(verb, kind,
     code)`` is told of every list page and watch request (``Metrics.record_kube_request``);
-    lists are read in pages of ``page_size`` objects. ``close()`` releases the connections."""
+    lists are read in pages of ``page_size`` objects. ``close()`` releases the connections.
+    ``namespaces`` are the Cluster's (``controller.namespaces``)."""
 
     def __init__(
         self,
@@ -62,10 +69,12 @@ class ClusterWatch:
         connect_timeout: float = 10.0,
         list_timeout: float = 60.0,
         page_size: int = _LIST_PAGE,
-        pool_size: int = _POOL_SIZE,
+        pool_size: int | None = None,
         on_request: RequestHook | None = None,
     ) -> None:
         self._cluster = cluster
+        if pool_size is None:
+            pool_size = _POOL_SIZE * max(1, len(cluster.scope.namespaces))
         configuration = copy.deepcopy(cluster._api.configuration)
         configuration.connection_pool_maxsize = max(pool_size, 1)
         self._api = ApiClient(configuration)
@@ -73,6 +82,10 @@ class ClusterWatch:
         self._list_timeout = list_timeout
         self._on_request = on_request
         self._page_size = max(1, page_size)
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        return self._cluster.scope.namespaces
 
     def _count(self, verb: str, kind: str, code: int) -> None:
         if self._on_request is not None:
@@ -115,19 +128,19 @@ class ClusterWatch:
     def refresh_discovery(self) -> None:
         self._cluster.refresh_discovery()
 
-    def _path(self, resource: WatchedResource) -> str:
-        if resource.group:
-            return f"/apis/{resource.group}/{resource.version}/{resource.plural}"
-        return f"/api/{resource.version}/{resource.plural}"
+    def _path(self, resource: WatchedResource, namespace: str | None) -> str:
+        base = f"/apis/{resource.group}" if resource.group else "/api"
+        inside = f"/namespaces/{namespace}" if namespace and resource.namespaced else ""
+        return f"{base}/{resource.version}{inside}/{resource.plural}"
 
-    def list(self, resource: WatchedResource) -> ListResult:
-        path = self._path(resource)
+    def list(self, resource: WatchedResource, namespace: str | None = None) -> ListResult:
+        path = self._path(resource, namespace)
         items: list[dict[str, Any]] = []
         token: str | None = None
         version = ""
         while True:
             try:
-                with self._cluster._errors("list", str(resource)):
+                with self._cluster._errors("list", _what(resource, namespace)):
                     response = self._get(
                         path,
                         (self._connect_timeout, self._list_timeout),
@@ -152,13 +165,17 @@ class ClusterWatch:
                 return ListResult(items, version)
 
     def watch(
-        self, resource: WatchedResource, resource_version: str, timeout_seconds: float
+        self,
+        resource: WatchedResource,
+        resource_version: str,
+        timeout_seconds: float,
+        namespace: str | None = None,
     ) -> _Stream:
         seconds = max(1, int(timeout_seconds))
         try:
-            with self._cluster._errors("watch", str(resource)):
+            with self._cluster._errors("watch", _what(resource, namespace)):
                 response = self._get(
-                    self._path(resource),
+                    self._path(resource, namespace),
                     (self._connect_timeout, seconds + _READ_GRACE),
                     watch="true",
                     resourceVersion=resource_version or None,
@@ -172,6 +189,12 @@ class ClusterWatch:
             raise
         self._count("watch", resource.kind, 200)
         return _Stream(self._cluster, resource, response)
+
+
+def _what(resource: WatchedResource, namespace: str | None) -> str:
+    """The kind and where it is read, for messages: "Deployment.apps in namespace shop"."""
+    kind = f"{resource.kind}.{resource.group}" if resource.group else resource.kind
+    return where(kind, namespace, resource.namespaced)
 
 
 class _Stream:

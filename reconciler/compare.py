@@ -33,6 +33,8 @@ the dry-run (an immutable field changed, a webhook denies it), the resource is c
 a local overlay of desired onto live instead and the refusal is kept in its message.
 
 Hooks (``argocd.argoproj.io/hook``, ``helm.sh/hook``) are listed but not compared.
+Within ``controller.namespaces`` a desired object elsewhere, or cluster-scoped, is Unknown with
+a ComparisonError naming it, and is not read.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from typing import Any
 
 from reconciler import diff as diffing
 from reconciler.cluster_protocol import ClusterProtocol, UnknownKindError
+from reconciler.cluster_scope import scope_of
 from reconciler.compare_rules import (
     app_health,
     app_sync_status,
@@ -147,6 +150,7 @@ class _Comparer:
         # key -> (message, whether a desired CRD will serve it)
         self.unserved: dict[ResourceKey, tuple[str, bool]] = {}
         self.scopes: dict[tuple[str, str], bool | None] = {}
+        self.allowed = scope_of(cluster)
 
     def run(self, desired: Sequence[Mapping[str, Any]], revision: str) -> Comparison:
         targets, hooks = self._prepare(desired)
@@ -187,7 +191,12 @@ class _Comparer:
                 namespaced = crds.get((group, kind), True)
             namespace = str(obj["metadata"].get("namespace") or self._default_namespace())
             key = ResourceKey(group, kind, namespace if namespaced else "", name_of(obj))
-            if pending:
+            if not self.allowed.allows(key.namespace):
+                self.unserved[key] = (self.allowed.refusal(key.namespace), False)
+                self.conditions.append(
+                    Condition(COMPARISON_ERROR, f"{key}: {self.unserved[key][0]}")
+                )
+            elif pending:
                 self._note_unserved(key, str(obj["apiVersion"]), (group, kind) in crds)
             if key in targets or key in hooks:
                 self.conditions.append(
@@ -259,6 +268,8 @@ class _Comparer:
         return found
 
     def _namespace_exists(self, namespace: str) -> bool:
+        if not self.allowed.cluster_wide:
+            return True  # a listed namespace; Namespaces are cluster-scoped, so not readable
         if namespace not in self.namespaces:
             found = self.cluster.get(ResourceKey("", "Namespace", "", namespace))
             self.namespaces[namespace] = found is not None

@@ -12,7 +12,10 @@ Besides each document's own fields (see ``config_app``, ``config_project`` and `
 the file as a whole is checked: names are unique, each app's project exists (``default``
 exists implicitly, allowing everything, unless the file defines it) and permits the app's
 repository and destination. Resource kinds are checked against the project when manifests are
-rendered, with :func:`project_permits`.
+rendered, with :func:`project_permits`. When the settings limit kajitori to namespaces
+(``controller.namespaces``), each app's destination namespace must be one of them and
+``CreateNamespace=true`` is refused (a Namespace is cluster-scoped); the namespaces of the
+manifests themselves are checked when they are compared and synced.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from reconciler.settings import (
     build_settings,
     parse_settings,
 )
+from reconciler.sync_options import parse_sync_options
 
 __all__ = [
     "ARGO_API_VERSION",
@@ -204,6 +208,34 @@ def _check_projects(docs: list[_Document], projects: Mapping[str, AppProject]) -
             )
 
 
+def _check_namespaces(docs: list[_Document], allowed: tuple[str, ...]) -> None:
+    """Apps must deploy inside ``controller.namespaces`` (when it is set)."""
+    if not allowed:
+        return
+    listed = ", ".join(allowed)
+    for doc in docs:
+        app = doc.app
+        if app is None:
+            continue
+        namespace = app.spec.destination.namespace
+        if namespace and namespace not in allowed:
+            doc.problems.add(
+                "spec.destination.namespace",
+                f"application {app.name!r} deploys into namespace {namespace!r}, which is not "
+                f"in controller.namespaces ({listed}): kajitori may not act there",
+                _line(doc.data, "spec", "destination", "namespace"),
+            )
+        options, _ = parse_sync_options(app.spec.sync_policy.sync_options, scope="app")
+        if options.create_namespace:
+            doc.problems.add(
+                "spec.syncPolicy.syncOptions",
+                f"application {app.name!r}: CreateNamespace=true creates a Namespace, which is "
+                f"cluster-scoped, and controller.namespaces ({listed}) limits kajitori to "
+                "those namespaces; create the namespace beforehand and remove the option",
+                _line(doc.data, "spec", "syncPolicy", "syncOptions"),
+            )
+
+
 def parse_config(
     text: str, path: str | Path = "<string>", *, env: Mapping[str, str] | None = None
 ) -> Config:
@@ -241,6 +273,7 @@ def parse_config(
     if read.error is None:
         _check_unique(docs)
         _check_projects(docs, projects)
+        _check_namespaces(docs, settings.controller.namespaces if settings else ())
     messages = [
         message
         for found in by_document

@@ -20,6 +20,10 @@ reflector and Argo CD's cluster cache do):
   is looked up again, with discovery refreshed, on the same backoff.
 - Kinds can be added and removed while running (``watch``, ``unwatch``, ``set_kinds``);
   ``synced()`` is True once every watched kind has been listed; ``stop()`` ends every watch.
+- When the source is limited to namespaces (``WatchSource.namespaces``, from
+  ``controller.namespaces``), each kind is listed and watched once per namespace, by a watcher
+  of its own, and a cluster-scoped kind is not watched at all (it counts as synced and empty).
+  Callers see no difference: they still watch a (group, kind).
 
 Objects handed out are deep copies: callers may change them freely.
 """
@@ -67,7 +71,8 @@ class LiveChange:
 
 @dataclass(frozen=True)
 class KindStatus:
-    """How the watch of one kind is doing."""
+    """How the watch of one kind (in ``namespace``, "" for all) is doing; ``in_scope`` is
+    False for a cluster-scoped kind, not watched within ``controller.namespaces``."""
 
     group: str
     kind: str
@@ -77,6 +82,8 @@ class KindStatus:
     objects: int
     relists: int
     last_error: str
+    namespace: str = ""
+    in_scope: bool = True
 
 
 @dataclass(frozen=True)
@@ -113,8 +120,9 @@ class LiveCache:
         self.watch_timeout = watch_timeout
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
+        self.namespaces: tuple[str, ...] = tuple(source.namespaces)
         self._lock = threading.RLock()
-        self._watchers: dict[GroupKind, KindWatcher] = {}
+        self._watchers: dict[GroupKind, tuple[KindWatcher, ...]] = {}
         self._objects: dict[ResourceKey, Obj] = {}
         self._owner: dict[ResourceKey, str] = {}
         self._by_kind: dict[GroupKind, set[ResourceKey]] = {}
@@ -131,26 +139,31 @@ class LiveCache:
                 raise RuntimeError("the live cache is stopped")
             if (group, kind) in self._watchers:
                 return
-            watcher = KindWatcher(
-                self.source,
-                self,
-                group,
-                kind,
-                watch_timeout=self.watch_timeout,
-                backoff_initial=self.backoff_initial,
-                backoff_max=self.backoff_max,
+            watchers = tuple(
+                KindWatcher(
+                    self.source,
+                    self,
+                    group,
+                    kind,
+                    watch_timeout=self.watch_timeout,
+                    backoff_initial=self.backoff_initial,
+                    backoff_max=self.backoff_max,
+                    namespace=namespace,
+                )
+                for namespace in self.namespaces or (None,)
             )
-            self._watchers[(group, kind)] = watcher
+            self._watchers[(group, kind)] = watchers
             self._by_kind.setdefault((group, kind), set())
-        watcher.start()
+        for watcher in watchers:
+            watcher.start()
 
     def unwatch(self, group: str, kind: str) -> None:
         """Stop caching (group, kind) and forget its objects (without change callbacks)."""
         with self._lock:
-            watcher = self._watchers.pop((group, kind), None)
+            watchers = self._watchers.pop((group, kind), ())
             for key in self._by_kind.pop((group, kind), set()):
                 self._forget(key)
-        if watcher is not None:
+        for watcher in watchers:
             watcher.stop()
 
     def set_kinds(self, kinds: Iterable[GroupKind]) -> None:
@@ -167,18 +180,19 @@ class LiveCache:
 
     # -- readiness -----------------------------------------------------------------------------
 
+    def _all_watchers(self) -> builtins.list[KindWatcher]:
+        with self._lock:
+            return [w for watchers in self._watchers.values() for w in watchers]
+
     def synced(self) -> bool:
         """True when every watched kind has been listed at least once."""
-        with self._lock:
-            watchers = list(self._watchers.values())
-        return all(w.synced.is_set() for w in watchers)
+        return all(w.synced.is_set() for w in self._all_watchers())
 
     def wait_synced(self, timeout: float | None = None) -> bool:
         """Block until ``synced()`` (True) or the timeout (False)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            with self._lock:
-                pending = [w for w in self._watchers.values() if not w.synced.is_set()]
+            pending = [w for w in self._all_watchers() if not w.synced.is_set()]
             if not pending:
                 return True
             left = None if deadline is None else deadline - time.monotonic()
@@ -187,7 +201,7 @@ class LiveCache:
             pending[0].synced.wait(min(left, 0.5) if left is not None else 0.5)
 
     def status(self) -> builtins.list[KindStatus]:
-        """One entry per watched kind, sorted."""
+        """One entry per watched kind (per kind and namespace within namespaces), sorted."""
         with self._lock:
             return [
                 KindStatus(
@@ -196,20 +210,28 @@ class LiveCache:
                     synced=w.synced.is_set(),
                     served=w.served,
                     resource=w.resource,
-                    objects=len(self._by_kind.get(gk, ())),
+                    objects=sum(
+                        1
+                        for k in self._by_kind.get(gk, ())
+                        if w.namespace is None or k.namespace == w.namespace
+                    ),
                     relists=w.relists,
                     last_error=w.last_error,
+                    namespace=w.namespace or "",
+                    in_scope=w.in_scope,
                 )
-                for gk, w in sorted(self._watchers.items())
+                for gk, watchers in sorted(self._watchers.items())
+                for w in watchers
             ]
 
     def stats(self) -> CacheStats:
+        watchers = self._all_watchers()
         with self._lock:
             return CacheStats(
-                resources=sum(1 for w in self._watchers.values() if w.resource is not None),
+                resources=sum(1 for w in watchers if w.resource is not None and w.in_scope),
                 objects=len(self._objects),
                 events=self._events,
-                relists=sum(w.relists for w in self._watchers.values()),
+                relists=sum(w.relists for w in watchers),
             )
 
     # -- reads -----------------------------------------------------------------------------
@@ -245,7 +267,7 @@ class LiveCache:
         """End every watch and wait up to ``timeout`` seconds for the threads."""
         with self._lock:
             self._stopped = True
-            watchers = list(self._watchers.values())
+        watchers = self._all_watchers()
         for watcher in watchers:
             watcher.stop()
         deadline = time.monotonic() + timeout
@@ -295,7 +317,7 @@ class LiveCache:
         """WatchSink: one watch event of ``watcher``'s kind."""
         key = self._key(watcher, event.obj)
         with self._lock:
-            if self._watchers.get((watcher.group, watcher.kind)) is not watcher:
+            if watcher not in self._watchers.get((watcher.group, watcher.kind), ()):
                 return  # unwatched meanwhile
             self._events += 1
             if event.type == DELETED:
@@ -312,15 +334,20 @@ class LiveCache:
         self._notify([change])
 
     def replace(self, watcher: KindWatcher, items: builtins.list[Obj], *, notify: bool) -> None:
-        """WatchSink: install a fresh list of one kind; report the differences when
-        ``notify``."""
+        """WatchSink: install a fresh list of one kind (in the watcher's namespace); report
+        the differences when ``notify``."""
         changes: builtins.list[LiveChange] = []
         gk = (watcher.group, watcher.kind)
         with self._lock:
-            if self._watchers.get(gk) is not watcher:
+            if watcher not in self._watchers.get(gk, ()):
                 return
             fresh = {self._key(watcher, item): item for item in items}
-            old_keys = set(self._by_kind.get(gk, set()))
+            kept = {
+                k
+                for k in self._by_kind.get(gk, set())
+                if watcher.namespace is not None and k.namespace != watcher.namespace
+            }
+            old_keys = set(self._by_kind.get(gk, set())) - kept
             for key in old_keys - set(fresh):
                 previous = self._forget(key)
                 changes.append(LiveChange(key, None, previous, self._owned(key, previous)))
@@ -329,7 +356,7 @@ class LiveCache:
                 self._store(key, obj)
                 if previous is None or _rv(previous) != _rv(obj):
                     changes.append(LiveChange(key, obj, previous, self._owned(key, previous, obj)))
-            self._by_kind[gk] = set(fresh)
+            self._by_kind[gk] = kept | set(fresh)
         if notify:
             self._notify(changes)
 

@@ -4,8 +4,8 @@
 
 - ``GitSource`` (cache in ``controller.cacheDir``, the repository credentials),
 - ``Cluster`` (a kubeconfig and context, ``$KUBECONFIG`` of ``env``, or the pod's service
-  account) and a ``LiveCache`` watching it through ``ClusterWatch`` (its requests counted in
-  ``kajitori_app_k8s_request_total``),
+  account; limited to ``controller.namespaces`` when set) and a ``LiveCache`` watching it
+  through ``ClusterWatch`` (its requests counted in ``kajitori_app_k8s_request_total``),
 - ``SQLiteStore`` (``controller.statePath``), ``EventBus``, ``Metrics``,
 - the ``Controller`` over all of them,
 - ``HttpApi`` on an ``HttpServer`` (``server.host``/``server.port``): ``/healthz``, ``/readyz``
@@ -338,13 +338,18 @@ class Service:
 
 
 def _cluster(
-    env: Mapping[str, str], kubeconfig: str | Path | None, context: str | None, in_cluster: bool
+    env: Mapping[str, str],
+    kubeconfig: str | Path | None,
+    context: str | None,
+    in_cluster: bool,
+    namespaces: Sequence[str],
 ) -> Cluster:
     if in_cluster:
         if kubeconfig is not None or context is not None:
             raise ValueError("in_cluster cannot be combined with a kubeconfig or a context")
-        return Cluster.in_cluster()
-    return Cluster.from_kubeconfig(kubeconfig or env.get("KUBECONFIG") or None, context)
+        return Cluster.in_cluster(namespaces=namespaces)
+    path = kubeconfig or env.get("KUBECONFIG") or None
+    return Cluster.from_kubeconfig(path, context, namespaces=namespaces)
 
 
 def build_service(
@@ -364,7 +369,7 @@ def build_service(
     opened before the failure."""
     settings = config.settings
     with contextlib.ExitStack() as undo:
-        cluster = _cluster(env, kubeconfig, context, in_cluster)
+        cluster = _cluster(env, kubeconfig, context, in_cluster, settings.controller.namespaces)
         undo.callback(cluster.close)
         store = SQLiteStore(settings.controller.state_path)
         undo.callback(store.close)

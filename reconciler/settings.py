@@ -3,7 +3,8 @@ of the configuration file, as one typed, frozen object built once at start-up.
 
 Every value has a default, so a file without a Settings document is valid. Sections:
 
-* ``controller`` — polling and sync tuning, typed here (:class:`ControllerSettings`).
+* ``controller`` — polling and sync tuning, and the namespaces kajitori is limited to
+  (``namespaces``, empty = cluster-wide), typed here (:class:`ControllerSettings`).
 * ``repositories`` — Git credentials by URL prefix, typed here (:class:`RepoCredential`).
 * ``server`` and ``logging`` — the HTTP port and logs of ``kajitori run``, typed in
   ``reconciler.settings_server`` (:class:`ServerSettings`, :class:`LoggingSettings`).
@@ -85,7 +86,9 @@ class RawSection(Mapping[str, Any]):
 
 @dataclass(frozen=True)
 class ControllerSettings:
-    """Reconciler tuning. Durations are seconds; ``sync_timeout`` None means no limit."""
+    """Reconciler tuning. Durations are seconds; ``sync_timeout`` None means no limit.
+    ``namespaces``: the only namespaces kajitori reads, watches and writes (for a
+    ServiceAccount with a Role in each and no cluster-wide access); empty means cluster-wide."""
 
     reconciliation_interval: float = 180.0
     jitter: float = 0.0
@@ -95,6 +98,7 @@ class ControllerSettings:
     cache_dir: Path = Path(".kajitori/cache")
     sync_timeout: float | None = None
     approval_timeout: float = 3600.0
+    namespaces: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,7 @@ _CONTROLLER_FIELDS = (
     "cacheDir",
     "syncTimeout",
     "approvalTimeout",
+    "namespaces",
 )
 _REPOSITORY_FIELDS = (
     "url",
@@ -230,7 +235,43 @@ def _controller(fields: Fields, ctx: _Context) -> ControllerSettings:
         approval_timeout=fields.duration(
             "approvalTimeout", defaults.approval_timeout, positive=True
         ),
+        namespaces=_namespaces(fields),
     )
+
+
+# A namespace name: a DNS-1123 label.
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_NAMESPACE_RULE = (
+    "a namespace name is a DNS-1123 label: at most 63 lowercase letters, digits and '-', "
+    "starting and ending with a letter or a digit"
+)
+
+
+def _namespaces(fields: Fields) -> tuple[str, ...]:
+    """``controller.namespaces``: a list of distinct namespace names (names are not secret,
+    so they are quoted in problems even though the settings are redacted)."""
+    value = fields.data.get("namespaces")
+    if value is None:
+        return ()
+    line = fields.line("namespaces")
+    path = f"{fields.path}.namespaces" if fields.path else "namespaces"
+    if not isinstance(value, list):
+        fields.problem("namespaces", f"expected a list of namespace names, got {type_name(value)}")
+        return ()
+    found: list[str] = []
+    for index, name in enumerate(value):
+        where = f"{path}[{index}]"
+        if not isinstance(name, str):
+            fields.problems.add(where, f"expected a namespace name, got {type_name(name)}", line)
+        elif len(name) > 63 or not _NAMESPACE.match(name):
+            fields.problems.add(
+                where, f"{name!r} is not a valid namespace: {_NAMESPACE_RULE}", line
+            )
+        elif name in found:
+            fields.problems.add(where, f"namespace {name!r} is listed twice", line)
+        else:
+            found.append(name)
+    return tuple(found)
 
 
 def _repository(fields: Fields, ctx: _Context) -> RepoCredential | None:

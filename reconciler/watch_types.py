@@ -71,8 +71,15 @@ class WatchStream(Protocol):
 
 
 class WatchSource(Protocol):
-    """List and watch for the live cache. Errors are ClusterError (UnknownKindError when the
-    cluster serves no such kind)."""
+    """List and watch for the live cache, in one namespace or (None) in all of them. Errors
+    are ClusterError (UnknownKindError when the cluster serves no such kind).
+
+    ``namespaces`` are the namespaces the source may read (``controller.namespaces``); empty
+    means all of them, and cluster-scoped kinds too. The live cache then watches each
+    namespaced kind once per namespace and no cluster-scoped kind."""
+
+    @property
+    def namespaces(self) -> tuple[str, ...]: ...
 
     def resolve(self, group: str, kind: str) -> WatchedResource:
         """The preferred resource serving (group, kind)."""
@@ -82,15 +89,20 @@ class WatchSource(Protocol):
         """Forget discovery, so a CRD installed since is found."""
         ...
 
-    def list(self, resource: WatchedResource) -> ListResult:
-        """Every object of ``resource`` in all namespaces, as one consistent snapshot."""
+    def list(self, resource: WatchedResource, namespace: str | None = None) -> ListResult:
+        """Every object of ``resource`` in ``namespace`` (None: all namespaces, or a
+        cluster-scoped kind), as one consistent snapshot."""
         ...
 
     def watch(
-        self, resource: WatchedResource, resource_version: str, timeout_seconds: float
+        self,
+        resource: WatchedResource,
+        resource_version: str,
+        timeout_seconds: float,
+        namespace: str | None = None,
     ) -> WatchStream:
-        """Changes after ``resource_version``; the server ends the watch after
-        ``timeout_seconds``."""
+        """Changes after ``resource_version`` (in ``namespace`` as for ``list``); the server
+        ends the watch after ``timeout_seconds``."""
         ...
 
 

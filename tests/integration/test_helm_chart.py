@@ -103,6 +103,10 @@ def test_only_the_servicemonitor_has_no_builtin_schema() -> None:
         ({"service": {"port": 70000}}, "/service/port"),
         ({"replica": 1}, "'replica' not allowed"),
         ({"rbac": {"namespaces": ["Team_A"]}}, "/rbac/namespaces/0"),
+        (
+            {"settings": {"controller": {"namespaces": ["shop", "-bad"]}}},
+            "/settings/controller/namespaces/1",
+        ),
         ({"applications": {"guestbook": {"project": "default"}}}, "/applications/guestbook"),
         ({"secretEnv": {"SLACK_BOT_TOKEN": 12}}, "/secretEnv/SLACK_BOT_TOKEN"),
         ({"persistence": {"size": "lots"}}, "/persistence/size"),

@@ -77,11 +77,25 @@ app.kubernetes.io/part-of: kajitori
 
 {{/*
 The Settings document: settings from the values, with controller.statePath and
-controller.cacheDir on the state and cache volumes unless the values set them.
+controller.cacheDir on the state and cache volumes unless the values set them, and
+controller.namespaces set to rbac.namespaces (so that kajitori keeps to the namespaces its
+Roles cover) unless the values set it; a namespace there without a Role fails the render.
 */}}
 {{- define "kajitori.settings" -}}
 {{- $settings := deepCopy (.Values.settings | default dict) -}}
 {{- $controller := deepCopy (get $settings "controller" | default dict) -}}
+{{- $rbacNamespaces := uniq (.Values.rbac.namespaces | default list) -}}
+{{- if not (get $controller "namespaces") -}}
+{{- if $rbacNamespaces -}}
+{{- $_ := set $controller "namespaces" $rbacNamespaces -}}
+{{- end -}}
+{{- else if and .Values.rbac.create $rbacNamespaces -}}
+{{- range $namespace := get $controller "namespaces" -}}
+{{- if not (has $namespace $rbacNamespaces) -}}
+{{- fail (printf "settings.controller.namespaces lists %s, which rbac.namespaces (%s) does not: kajitori would have no Role there" $namespace (join ", " $rbacNamespaces)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- if not (hasKey $controller "statePath") -}}
 {{- $_ := set $controller "statePath" (printf "%s/state.db" (trimSuffix "/" .Values.persistence.mountPath)) -}}
 {{- end -}}
