@@ -77,7 +77,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             manifests = ManifestLoader(git).load(app, args.revision)
         finally:
             git.close()
-        cluster = Cluster.from_kubeconfig(args.kubeconfig, args.context)
+        cluster = Cluster.from_kubeconfig(
+            args.kubeconfig, args.context, namespaces=settings.controller.namespaces
+        )
         try:
             result = compare(app, manifests.objects, cluster, revision=manifests.commit.sha)
         finally:

@@ -191,7 +191,9 @@ def _run(
     try:
         options: dict[str, Any] = {"wave_delay": settings.wave_delay, "on_event": printer.event}
         saved = resumable(store, app)
-        cluster = Cluster.from_kubeconfig(args.kubeconfig, args.context)
+        cluster = Cluster.from_kubeconfig(
+            args.kubeconfig, args.context, namespaces=settings.namespaces
+        )
         loader = ManifestLoader(git)
         if saved is not None:
             print(

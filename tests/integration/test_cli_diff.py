@@ -122,3 +122,27 @@ def _rendered(config: Path) -> list[dict[str, object]]:
         return list(ManifestLoader(git).load(loaded.app("guestbook")).objects)
     finally:
         git.close()
+
+
+def test_diff_keeps_to_the_namespaces_of_the_settings(
+    kube: KubeEmulator,
+    kubeconfig: Path,
+    config: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With controller.namespaces, an object of the app in another namespace is reported by
+    name, not read from the cluster (which a Role-only ServiceAccount could not do)."""
+    work = tmp_path / "repo"
+    (work / "guestbook" / "elsewhere.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: stray, namespace: elsewhere}\n"
+    )
+    git = ["git", "-c", "user.name=T", "-c", "user.email=t@example.org", "-C", str(work)]
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "a stray object"], check=True)
+    text = config.read_text()
+    config.write_text(text.replace("controller:\n", "controller:\n  namespaces: [guestbook]\n"))
+
+    assert main(["diff", "guestbook", "-c", str(config), "--kubeconfig", str(kubeconfig)]) == 2
+    err = capsys.readouterr().err
+    assert "ConfigMap/elsewhere/stray: namespace elsewhere is not in controller.namespaces" in err
