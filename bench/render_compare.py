@@ -13,7 +13,11 @@ one. Then, several repetitions each, it times:
   again (checked with ``render_count``). Both include the ``git fetch`` a poll makes;
 - ``compare cold``: ``compare`` with a new ``DryRunCache`` (a dry-run apply per object);
 - ``compare warm``: ``compare`` with the same cache and nothing changed; it must make no
-  dry-run request (checked with the cache's miss count).
+  dry-run request (checked with the cache's miss count). Its search for the app's objects that
+  left Git lists every kind the cluster serves (``Cluster.list_tracked``);
+- ``compare warm, live cache``: the same through ``CachedReads`` over a ``LiveCache``, as the
+  controller's refreshes run: after one full scan, that search reads the watch cache (checked:
+  no further full scan).
 
 The emulator runs in its own process by default, as a real API server would, so the client's
 timings do not include the server's work competing for this interpreter's GIL;
@@ -43,8 +47,11 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.cluster import Cluster
+from reconciler.cluster_cached import CachedReads
+from reconciler.cluster_watch import ClusterWatch
 from reconciler.compare import compare
 from reconciler.compare_types import DryRunCache
+from reconciler.livecache import LiveCache
 from reconciler.manifests import ManifestLoader
 from reconciler.model import (
     SYNCED,
@@ -334,12 +341,51 @@ def measure_app(
         where("compare-warm"),
         warm_checks,
     )
+    cached_compare = _compare_over_live_cache(app, objects, cluster, cache, repeat, where, must)
     return [
         Row(app.name, count, "render cold", cold_render),
         Row(app.name, count, "render warm", warm_render),
         Row(app.name, count, "compare cold", cold_compare),
         Row(app.name, count, "compare warm", warm_compare),
+        Row(app.name, count, "compare warm, live cache", cached_compare),
     ]
+
+
+def _compare_over_live_cache(
+    app: Application,
+    objects: list[dict[str, Any]],
+    cluster: Cluster,
+    dry_runs: DryRunCache,
+    repeat: int,
+    where: Callable[[str], Path | None],
+    must: Callable[[bool, str], None],
+) -> list[float]:
+    """Warm comparisons through ``CachedReads``, after its one full scan and the cache's
+    first list of every kind found."""
+    source = ClusterWatch(cluster)
+    live = LiveCache(source)
+    try:
+        reads = CachedReads(cluster, live)
+        for obj in objects:
+            key_kind = str(obj["apiVersion"]).rpartition("/")[0], str(obj["kind"])
+            live.watch(*key_kind)
+        compare(app, objects, reads, cache=dry_runs)  # the full scan
+        must(live.wait_synced(60), "the live cache did not sync")
+        statuses: list[str] = []
+
+        def checks() -> None:
+            must(statuses[-1] == SYNCED, f"a cached comparison said {statuses[-1]}")
+            must(reads.full_scans == 1, "a cached comparison scanned every kind again")
+
+        return timed(
+            lambda: statuses.append(compare(app, objects, reads, cache=dry_runs).sync_status),
+            repeat,
+            where("compare-warm-live-cache"),
+            checks,
+        )
+    finally:
+        live.stop()
+        source.close()
 
 
 # -- reporting -------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -217,14 +217,15 @@ class Cluster:
                     raise  # else the namespace does not exist (yet)
         return objects
 
-    def list_tracked(self, app: str) -> Objects:
+    def list_tracked(self, app: str, exclude: Collection[ResourceKey] = frozenset()) -> Objects:
         with self._lock, self._errors("discover", "the API resources"):
             found = self._client().resources.search()
         resources = listable(
             (r for r in found if isinstance(r, Resource) and not isinstance(r, ResourceList)),
             self.scope,
         )
-        return find_tracked(app, resources, self.scope, lambda r, ns: self._list(r, ns, None))
+        found = find_tracked(app, resources, self.scope, lambda r, ns: self._list(r, ns, None))
+        return [obj for obj in found if ResourceKey.of(obj) not in exclude] if exclude else found
 
     def _list(self, resource: Any, namespace: str | None, label_selector: str | None) -> Objects:
         path = resource.path(namespace=namespace)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from reconciler.cluster_protocol import ClusterProtocol, Objects, PropagationPolicy
@@ -49,25 +49,25 @@ class CachedReads:
         self.full_scans = 0
         self.cached_answers = 0
 
-    def list_tracked(self, app: str) -> Objects:
+    def list_tracked(self, app: str, exclude: Collection[ResourceKey] = frozenset()) -> Objects:
         with self._lock:
             scanned = app in self._scanned
         if scanned and self.cache.synced():
             with self._lock:
                 self.cached_answers += 1
-            return self.cache.objects_of(app)
-        found = self.cluster.list_tracked(app)
+            return self.cache.objects_of(app, exclude)
+        found = self.cluster.list_tracked(app)  # everything: the kinds to watch come from it
         kinds = {(key.group, key.kind) for key in (ResourceKey.of(obj) for obj in found)}
         try:
             for group, kind in sorted(kinds - self.cache.kinds()):
                 self.cache.watch(group, kind)
         except RuntimeError:  # the cache was stopped: shutting down, keep scanning
-            return found
+            return [obj for obj in found if ResourceKey.of(obj) not in exclude]
         with self._lock:
             self._scanned.add(app)
             self.full_scans += 1
         log.debug("app %s: full scan found %d tracked object(s)", app, len(found))
-        return found
+        return [obj for obj in found if ResourceKey.of(obj) not in exclude]
 
     # -- the rest goes to the cluster ------------------------------------------------------
 

@@ -8,7 +8,7 @@ here too, so an implementation can raise them without importing ``kubernetes``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Final, Literal, Protocol
 
 from reconciler.errors import ClusterError
@@ -57,8 +57,9 @@ class ClusterProtocol(Protocol):
         that does not exist."""
         ...
 
-    def list_tracked(self, app: str) -> Objects:
-        """Every object, of every listable kind, whose tracking annotation names ``app``."""
+    def list_tracked(self, app: str, exclude: Collection[ResourceKey] = frozenset()) -> Objects:
+        """Every object, of every listable kind, whose tracking annotation names ``app``,
+        except those whose key is in ``exclude`` (the caller has them already)."""
         ...
 
     def apply(

@@ -359,7 +359,7 @@ class _Comparer:
 
     def _extraneous(self, seen: set[ResourceKey]) -> list[ResourceStatus]:
         results: list[ResourceStatus] = []
-        for live in self.cluster.list_tracked(self.app.name):
+        for live in self.cluster.list_tracked(self.app.name, exclude=seen):
             key = ResourceKey.of(live)
             if key in seen or owner_app(live, key) != self.app.name or is_hook(live):
                 continue

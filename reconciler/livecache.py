@@ -31,14 +31,14 @@ Objects handed out are deep copies: callers may change them freely.
 from __future__ import annotations
 
 import builtins
-import copy
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from reconciler.jsoncopy import json_copy
 from reconciler.livecache_watcher import KindWatcher
 from reconciler.model import ResourceKey
 from reconciler.tracking import owner_app
@@ -240,22 +240,26 @@ class LiveCache:
         """The cached object (a copy), or None."""
         with self._lock:
             found = self._objects.get(key)
-            return copy.deepcopy(found) if found is not None else None
+            return json_copy(found) if found is not None else None
 
     def list(self, group: str, kind: str, namespace: str | None = None) -> builtins.list[Obj]:
         """Cached objects of one kind (in one namespace), sorted by key."""
         with self._lock:
             keys = sorted(self._by_kind.get((group, kind), ()))
             return [
-                copy.deepcopy(self._objects[k])
+                json_copy(self._objects[k])
                 for k in keys
                 if namespace is None or k.namespace == namespace
             ]
 
-    def objects_of(self, app: str) -> builtins.list[Obj]:
-        """Cached objects whose tracking annotation names ``app`` (and the object itself)."""
+    def objects_of(
+        self, app: str, exclude: Collection[ResourceKey] = frozenset()
+    ) -> builtins.list[Obj]:
+        """Cached objects whose tracking annotation names ``app`` (and the object itself),
+        but for the keys in ``exclude`` (never copied)."""
         with self._lock:
-            return [copy.deepcopy(self._objects[k]) for k in sorted(self._by_app.get(app, ()))]
+            keys = sorted(k for k in self._by_app.get(app, ()) if k not in exclude)
+            return [json_copy(self._objects[k]) for k in keys]
 
     def keys_of(self, app: str) -> set[ResourceKey]:
         with self._lock:
@@ -366,9 +370,7 @@ class LiveCache:
             return
         for change in changes:
             if change.obj is not None:  # the cache keeps the original
-                change = LiveChange(
-                    change.key, copy.deepcopy(change.obj), change.previous, change.apps
-                )
+                change = LiveChange(change.key, json_copy(change.obj), change.previous, change.apps)
             try:
                 callback(change)
             except Exception:

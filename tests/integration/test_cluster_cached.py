@@ -5,7 +5,7 @@ watch), and compare reads an extraneous object again before offering it for prun
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +37,9 @@ class CountingCluster(Cluster):
 
     scans = 0
 
-    def list_tracked(self, app: str) -> Objects:
+    def list_tracked(self, app: str, exclude: Collection[ResourceKey] = frozenset()) -> Objects:
         self.scans += 1
-        return super().list_tracked(app)
+        return super().list_tracked(app, exclude)
 
 
 class StaleList(CachedReads):
@@ -49,8 +49,8 @@ class StaleList(CachedReads):
         super().__init__(cluster, cache)
         self.ghost = ghost
 
-    def list_tracked(self, app: str) -> Objects:
-        return [*super().list_tracked(app), self.ghost]
+    def list_tracked(self, app: str, exclude: Collection[ResourceKey] = frozenset()) -> Objects:
+        return [*super().list_tracked(app, exclude), self.ghost]
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import pytest
@@ -35,9 +35,11 @@ class CountingCluster(MemoryCluster):
         self.calls += 1
         return super().get(key, api_version)
 
-    def list_tracked(self, app: str) -> list[dict[str, Any]]:
+    def list_tracked(
+        self, app: str, exclude: Collection[ResourceKey] = frozenset()
+    ) -> list[dict[str, Any]]:
         self.calls += 1
-        return super().list_tracked(app)
+        return super().list_tracked(app, exclude)
 
     def apply(
         self, obj: Mapping[str, Any], *, force: bool = False, dry_run: bool = False

@@ -5,7 +5,7 @@ restored operation needs a readable state."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import pytest
@@ -59,13 +59,14 @@ class MemoryCluster:
             if (k.group, k.kind) == (group, kind) and namespace in (None, k.namespace)
         ]
 
-    def list_tracked(self, app: str) -> Objects:
+    def list_tracked(self, app: str, exclude: Collection[ResourceKey] = frozenset()) -> Objects:
         return [
             copy.deepcopy(o)
             for o in self.objects.values()
             if str(o["metadata"].get("annotations", {}).get(TRACKING_ANNOTATION, "")).startswith(
                 f"{app}:"
             )
+            and ResourceKey.of(o) not in exclude
         ]
 
     def apply(
