@@ -13,8 +13,10 @@
   verification is off there.
 
 Every listener acknowledges at once and queues the real work on the bot's bounded
-:class:`~bot.work.WorkPool` (``process_before_response`` stays False): Slack's 3-second
-deadline is met however slow the controller, Git or the Web API are.
+:class:`~bot.work.WorkPool`: Slack's 3-second deadline is met however slow the controller, Git
+or the Web API are. Since a listener does nothing but that, Bolt runs it on the request's own
+thread and answers when it returns (``process_before_response=True``), instead of handing it to
+a listener pool and polling for the ack every 10 ms.
 
 The Web API client is ``client`` when given, else one built from the bot token with
 ``api_url`` (or the settings' ``slack.apiUrl``) as its base: a stand-in's URL in tests and the
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
@@ -55,9 +57,6 @@ if TYPE_CHECKING:
 
 SLACK_EVENTS_PATH: Final = "/slack/events"
 SLACK_API_URL: Final = "https://slack.com/api/"
-# Bolt runs each listener on this pool and polls for its ack; listeners only ack and queue,
-# so a few threads serve many concurrent requests.
-LISTENER_THREADS: Final = 16
 # The slack_bolt App's name; it is also the name of the logger Bolt configures, so it must not
 # be "kajitori" (the parent of kajitori.run and kajitori.notifications, whose level Bolt would
 # reset).
@@ -66,7 +65,6 @@ BUSY_TEXT: Final = ":hourglass: kajitori is busy right now; please try again in 
 
 _RUNTIMES: weakref.WeakKeyDictionary[App, BotRuntime] = weakref.WeakKeyDictionary()
 _APPROVALS: weakref.WeakKeyDictionary[App, ApprovalMessages] = weakref.WeakKeyDictionary()
-_ACK_EXECUTORS: weakref.WeakKeyDictionary[App, ThreadPoolExecutor] = weakref.WeakKeyDictionary()
 
 
 def make_web_client(settings: BotSettings, *, api_url: str | None = None) -> WebClient:
@@ -122,23 +120,18 @@ def create_app(
         WorkPool(executor, workers=workers, max_pending=max_pending),
         UserGroups(web, rbac_groups(settings.rbac)),
     )
-    ack_executor = ThreadPoolExecutor(
-        max_workers=LISTENER_THREADS, thread_name_prefix="kajitori-ack"
-    )
     app = App(
         name=APP_NAME,
         client=web,  # its token is the app's; Bolt ignores ``token`` when given a client
         signing_secret=signing_secret,
         request_verification_enabled=settings.slack.mode == HTTP_MODE,
         token_verification_enabled=verify_token,
-        process_before_response=False,
-        listener_executor=ack_executor,
+        process_before_response=True,
     )
     messages = approvals if approvals is not None else ApprovalMessages()
     _register(app, runtime, messages)
     _RUNTIMES[app] = runtime
     _APPROVALS[app] = messages
-    _ACK_EXECUTORS[app] = ack_executor
     return app
 
 
@@ -158,9 +151,6 @@ def shutdown(app: App, wait: bool = True) -> None:
     runtime = _RUNTIMES.get(app)
     if runtime is not None:
         runtime.pool.shutdown(wait=wait)
-    ack_executor = _ACK_EXECUTORS.get(app)
-    if ack_executor is not None:
-        ack_executor.shutdown(wait=wait)
 
 
 def wsgi_app(app: App, path: str = SLACK_EVENTS_PATH) -> WSGIApplication:
