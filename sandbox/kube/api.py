@@ -3,6 +3,8 @@
 A request is parsed into a :class:`Target` (type, version, namespace, name, subresource),
 checked against the pending faults, served by the store, and — when it mutates — written to
 the audit log with its outcome. Successful reads are served from the store's pre-encoded JSON.
+Writes go through server-side field validation (:mod:`sandbox.kube.fieldvalidation`), whose
+warnings become ``Warning`` headers; ``/scale`` is served by :mod:`sandbox.kube.scale`.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from typing import Any
 from sandbox.kube.apirequest import check_identity, decode_body, dry_run, field_manager, paginate
 from sandbox.kube.control import AuditLog, Faults, inflict
 from sandbox.kube.errors import StoreError, bad_request, not_found
+from sandbox.kube.fieldvalidation import FieldValidation, directive
 from sandbox.kube.httpmsg import Request, Response, json_response, raw_response
 from sandbox.kube.patching import PATCH_TYPES
 from sandbox.kube.resources import ResourceType
+from sandbox.kube.scale import ScaleAPI
 from sandbox.kube.state import Entry, dumps
 from sandbox.kube.store import Store
 from sandbox.kube.table import table
@@ -75,7 +79,10 @@ def parse_target(store: Store, path: str) -> Target:
         raise not_found_path(path)
     if rtype.namespaced and name and not namespace:
         raise not_found_path(path)
-    if sub is not None and not (sub == "status" and rtype.status_subresource):
+    if sub is not None and not (
+        (sub == "status" and rtype.status_subresource)
+        or (sub == "scale" and rtype.scale_subresource)
+    ):
         raise not_found_path(path)
     return Target(rtype, version, namespace, name, sub, watch)
 
@@ -101,6 +108,22 @@ def _objects(target: Target, entries: list[Entry]) -> list[dict[str, Any]]:
     return [json.loads(encode(target, e)) for e in entries]
 
 
+def _validation(request: Request, target: Target, options_kind: str) -> FieldValidation:
+    """The field validation of a write (422 for an unknown ``fieldValidation`` value)."""
+    return FieldValidation(
+        directive(request.query, options_kind),
+        target.rtype,
+        target.version,
+        request.body,
+        request.header("content-type").lower(),
+    )
+
+
+def _warned(response: Response, check: FieldValidation) -> Response:
+    response.warnings = check.warnings
+    return response
+
+
 class ResourceAPI:
     """Serves resource URLs from a store; records mutations in the audit log."""
 
@@ -108,6 +131,7 @@ class ResourceAPI:
         self.store = store
         self.audit = audit
         self.faults = faults
+        self.scales = ScaleAPI(store)
 
     def handle(self, request: Request) -> Response:
         """Serve one resource request (errors are raised as StoreError)."""
@@ -122,6 +146,8 @@ class ResourceAPI:
                     f"resource ({request.method})",
                 )
             self._fault(request, target)
+            if target.subresource == "scale":
+                return self.scales.get(target.rtype, target.namespace, target.name)
             return self._read(request, target)
         if verb == "delete" and not target.name:
             verb = "deletecollection"
@@ -208,6 +234,15 @@ class ResourceAPI:
         self, request: Request, target: Target, verb: str, record: dict[str, Any]
     ) -> Response:
         store, rtype = self.store, target.rtype
+        if target.subresource == "scale":
+            if verb not in ("update", "patch"):
+                raise StoreError(
+                    405,
+                    "MethodNotAllowed",
+                    f"the server does not allow this method on the requested resource "
+                    f"({request.method})",
+                )
+            return self.scales.write(request, rtype, target.namespace, target.name)
         if verb == "create":
             if target.name or target.subresource:
                 raise StoreError(
@@ -215,20 +250,24 @@ class ResourceAPI:
                     "MethodNotAllowed",
                     "POST is not allowed on a named object; use PUT or PATCH",
                 )
+            check = _validation(request, target, "CreateOptions")
             body = check_identity(
                 target.rtype, target.version, target.namespace, decode_body(request)
             )
+            body = check.check_object(body)
             entry = store.create_object(
                 rtype, target.namespace, body, field_manager(request), dry_run(request)
             )
             record["name"] = entry.obj["metadata"].get("name")
-            return raw_response(encode(target, entry), 201)
+            return _warned(raw_response(encode(target, entry), 201), check)
         if not target.name and verb != "deletecollection":
             raise StoreError(405, "MethodNotAllowed", f"{request.method} needs an object name")
         if verb == "update":
+            check = _validation(request, target, "UpdateOptions")
             body = check_identity(
                 target.rtype, target.version, target.namespace, decode_body(request)
             )
+            body = check.check_object(body)
             entry = store.update_object(
                 rtype,
                 target.namespace,
@@ -238,12 +277,13 @@ class ResourceAPI:
                 target.subresource,
                 dry_run(request),
             )
-            return raw_response(encode(target, entry))
+            return _warned(raw_response(encode(target, entry)), check)
         if verb == "patch":
             return self._patch(request, target)
         return self._delete(request, target, verb)
 
     def _patch(self, request: Request, target: Target) -> Response:
+        check = _validation(request, target, "PatchOptions")
         ctype = request.header("content-type").split(";")[0].strip().lower()
         patch_type = PATCH_TYPES.get(ctype)
         if patch_type is None:
@@ -272,8 +312,9 @@ class ResourceAPI:
             request.flag("force"),
             target.subresource,
             dry_run(request),
+            check,
         )
-        return raw_response(encode(target, entry), 201 if created else 200)
+        return _warned(raw_response(encode(target, entry), 201 if created else 200), check)
 
     def _delete(self, request: Request, target: Target, verb: str) -> Response:
         options: dict[str, Any] = {}

@@ -3,7 +3,8 @@
 These are the legacy (non-aggregated) discovery formats; kubectl and the Python client's
 DynamicClient fall back to them when the server answers ``application/json`` to a request for
 aggregated discovery. Each resource lists its verbs, scope, kind, short names, categories and
-singular name, followed by its ``/status`` subresource where it has one.
+singular name, followed by its ``/status`` and ``/scale`` (autoscaling/v1 Scale) subresources
+where it has them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import hashlib
 from typing import Any
 
 from sandbox.kube.resources import ALL_VERBS, Registry, ResourceType
+
+SCALE_GROUP, SCALE_VERSION = "autoscaling", "v1"  # the kind /scale subresources take
 
 SERVER_VERSION: dict[str, str] = {
     "major": "1",
@@ -104,6 +107,18 @@ def resource_list(registry: Registry, group: str, version: str) -> dict[str, Any
                     "singularName": "",
                     "namespaced": rtype.namespaced,
                     "kind": rtype.kind,
+                    "verbs": ["get", "patch", "update"],
+                }
+            )
+        if rtype.scale_subresource:
+            resources.append(
+                {
+                    "name": f"{rtype.plural}/scale",
+                    "singularName": "",
+                    "namespaced": rtype.namespaced,
+                    "group": SCALE_GROUP,
+                    "version": SCALE_VERSION,
+                    "kind": "Scale",
                     "verbs": ["get", "patch", "update"],
                 }
             )

@@ -58,9 +58,10 @@ def status_body(
         "metadata": {},
         "status": "Failure",
         "message": message,
-        "reason": reason,
-        "code": code,
     }
+    if reason:  # an unknown reason is left out, as the server's omitempty does
+        body["reason"] = reason
+    body["code"] = code
     if details:
         body["details"] = details
     return body

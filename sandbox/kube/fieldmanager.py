@@ -27,39 +27,49 @@ from sandbox.kube import applymerge, applyprune, fieldpath, updatediff
 from sandbox.kube.fieldpath import FieldSet
 from sandbox.kube.jsonvalue import PatchError, copy_json, json_equal, type_name
 
-__all__ = ["ApplyConflict", "apply", "record_update"]
+__all__ = ["ApplyConflict", "apply", "manager_label", "record_update"]
 
 
 class ApplyConflict(Exception):
     """An apply would change fields other managers own.
 
-    ``conflicts`` lists (other manager, field path like ``.spec.replicas``); the message is
-    the API server's ("Apply failed with 1 conflict: conflict with "m" using apps/v1: ...").
+    ``conflicts`` lists (other manager's name, field path like ``.spec.replicas``) and
+    ``labels`` how the API server names each of those managers: ``"m"`` for an applier,
+    ``"m" using apps/v1`` for an updater, with ``with subresource "scale"`` where the
+    manager wrote through a subresource. The message is the server's ("Apply failed with 1
+    conflict: conflict with "m" using apps/v1: .spec.replicas").
     """
 
-    def __init__(
-        self, conflicts: list[tuple[str, str]], api_versions: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, conflicts: list[tuple[str, str]], labels: list[str] | None = None) -> None:
         self.conflicts = conflicts
-        self.api_versions = api_versions or {}
-        super().__init__(_conflict_message(conflicts, self.api_versions))
+        self.labels = labels or [f'"{manager}"' for manager, _ in conflicts]
+        super().__init__(_conflict_message(conflicts, self.labels))
 
 
-def _conflict_message(conflicts: list[tuple[str, str]], api_versions: dict[str, str]) -> str:
+def manager_label(entry: dict[str, Any]) -> str:
+    """A managedFields entry's manager as the API server prints it in a conflict."""
+    label = f'"{entry.get("manager", "")}"'
+    if entry.get("subresource"):
+        label += f' with subresource "{entry["subresource"]}"'
+    if entry.get("operation") == "Update":
+        label += f" using {entry.get('apiVersion', '')}"
+    return label
+
+
+def _conflict_message(conflicts: list[tuple[str, str]], labels: list[str]) -> str:
     by_manager: dict[str, list[str]] = {}
-    for manager, path in conflicts:
-        by_manager.setdefault(manager, []).append(path)
-    blocks = []
-    for manager, paths in by_manager.items():
-        using = f" using {api_versions[manager]}" if api_versions.get(manager) else ""
-        if len(paths) == 1:
-            blocks.append(f'conflict with "{manager}"{using}: {paths[0]}')
-        else:
-            listed = "".join(f"\n- {p}" for p in paths)
-            blocks.append(f'conflicts with "{manager}"{using}:{listed}')
+    order: dict[str, str] = {}
+    for (manager, path), label in zip(conflicts, labels, strict=True):
+        by_manager.setdefault(label, []).append(path)
+        order.setdefault(label, manager)
     count = len(conflicts)
-    noun = "conflict" if count == 1 else "conflicts"
-    return f"Apply failed with {count} {noun}: " + "\n".join(blocks)
+    if count == 1:
+        return f"Apply failed with 1 conflict: conflict with {labels[0]}: {conflicts[0][1]}"
+    blocks = []
+    for label in sorted(by_manager, key=lambda lab: (order[lab], lab)):
+        listed = "".join(f"\n- {p}" for p in by_manager[label])
+        blocks.append(f"conflicts with {label}:{listed}")
+    return f"Apply failed with {count} conflicts: " + "\n".join(blocks)
 
 
 def _identity(entry: dict[str, Any]) -> tuple[str, str, str, str]:
@@ -219,14 +229,13 @@ def apply(
 
 def _describe(
     conflicts: list[tuple[int, tuple[str, ...]]], others: list[dict[str, Any]]
-) -> tuple[list[tuple[str, str]], dict[str, str]]:
+) -> tuple[list[tuple[str, str]], list[str]]:
     described = []
-    versions: dict[str, str] = {}
+    labels = []
     for index, elements in conflicts:
-        name = str(others[index].get("manager", ""))
-        described.append((name, fieldpath.path_string(elements)))
-        versions.setdefault(name, str(others[index].get("apiVersion", "")))
-    return described, versions
+        described.append((str(others[index].get("manager", "")), fieldpath.path_string(elements)))
+        labels.append(manager_label(others[index]))
+    return described, labels
 
 
 def _base_entries(old: dict[str, Any] | None, new: dict[str, Any]) -> list[dict[str, Any]]:

@@ -44,6 +44,15 @@ class Response:
     content_type: str = JSON
     headers: dict[str, str] = field(default_factory=dict)
     stream: Iterator[bytes] | None = None
+    #: texts sent as ``Warning: 299 - "<text>"`` headers, one each (duplicates once)
+    warnings: list[str] = field(default_factory=list)
+
+
+def warning_header(text: str) -> str:
+    """The value of a ``Warning`` header as kube-apiserver writes it: code 299, agent
+    ``-``, the text quoted with ``"`` and ``\\`` escaped. Non-ASCII text goes out as UTF-8."""
+    quoted = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'299 - "{quoted}"'.encode().decode("latin-1")
 
 
 def json_response(obj: Any, status: int = 200) -> Response:

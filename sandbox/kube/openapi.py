@@ -3,8 +3,10 @@
 kubectl 1.32 reads ``/openapi/v3`` (an index of group/version documents) and, before an apply,
 a group/version document to learn whether the server validates fields itself: it looks for
 the PATCH operation tagged with the kind's ``x-kubernetes-group-version-kind`` and checks that
-it takes a ``fieldValidation`` query parameter. The documents here describe each served
-resource's paths and operations with their parameters. They deliberately carry no component
+it takes a ``fieldValidation`` query parameter (the emulator does validate: see
+:mod:`sandbox.kube.fieldvalidation`). The documents here describe each served resource's
+paths and operations with their parameters, ``/status`` and ``/scale`` (autoscaling/v1 Scale)
+included. They deliberately carry no component
 schemas for the kinds: kubectl then uses its compiled-in knowledge of the built-in types
 (e.g. merge keys for client-side apply) instead of a schema that would say less.
 """
@@ -66,18 +68,20 @@ def _params(names: tuple[str, ...], path_params: tuple[str, ...]) -> list[dict[s
 
 
 def _operation(
-    rtype: ResourceType, version: str, action: str, params: list[dict[str, Any]], op_id: str
+    rtype: ResourceType,
+    version: str,
+    action: str,
+    params: list[dict[str, Any]],
+    op_id: str,
+    gvk: tuple[str, str, str] | None = None,
 ) -> dict[str, Any]:
+    group, ver, kind = gvk or (rtype.group, version, rtype.kind)
     return {
         "operationId": op_id,
         "parameters": params,
         "responses": {"200": {"description": "OK"}, "401": {"description": "Unauthorized"}},
         "x-kubernetes-action": action,
-        "x-kubernetes-group-version-kind": {
-            "group": rtype.group,
-            "version": version,
-            "kind": rtype.kind,
-        },
+        "x-kubernetes-group-version-kind": {"group": group, "version": ver, "kind": kind},
     }
 
 
@@ -117,6 +121,17 @@ def _resource_paths(rtype: ResourceType, version: str) -> dict[str, Any]:
             "put": _operation(rtype, version, "put", _params(_WRITE, named), f"replace{op}Status"),
             "patch": _operation(
                 rtype, version, "patch", _params(_PATCH, named), f"patch{op}Status"
+            ),
+        }
+    if rtype.scale_subresource:
+        scale = ("autoscaling", "v1", "Scale")
+        paths[f"{item}/scale"] = {
+            "get": _operation(rtype, version, "get", _params((), named), f"read{op}Scale", scale),
+            "put": _operation(
+                rtype, version, "put", _params(_WRITE, named), f"replace{op}Scale", scale
+            ),
+            "patch": _operation(
+                rtype, version, "patch", _params(_WRITE, named), f"patch{op}Scale", scale
             ),
         }
     return paths

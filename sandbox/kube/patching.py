@@ -10,7 +10,7 @@ is refused (415) for custom resources, as kube-apiserver does.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sandbox.kube import fieldmanager, patch
 from sandbox.kube.errors import StoreError, bad_request, not_found
@@ -18,6 +18,9 @@ from sandbox.kube.resources import ResourceType
 from sandbox.kube.state import Entry
 from sandbox.kube.validation import check_shape
 from sandbox.kube.writes import Writes
+
+if TYPE_CHECKING:
+    from sandbox.kube.fieldvalidation import FieldValidation
 
 PATCH_TYPES = {
     "application/merge-patch+json": "merge",
@@ -42,15 +45,27 @@ class Patching(Writes):
         force: bool = False,
         subresource: str | None = None,
         dry_run: bool = False,
+        check: FieldValidation | None = None,
     ) -> tuple[Entry, bool]:
         """PATCH in one of the four patch types; returns (entry, created). Only server-side
-        apply creates a missing object."""
+        apply creates a missing object. ``check`` validates the fields of the patched
+        object (or of the applied configuration) and drops the undeclared ones."""
         with self._txn():
             now = self.now()
             live = self.entry(rtype.group, rtype.kind, namespace if rtype.namespaced else "", name)
             if patch_type == "apply":
                 return self._apply(
-                    rtype, namespace, name, live, body, manager, force, subresource, dry_run, now
+                    rtype,
+                    namespace,
+                    name,
+                    live,
+                    body,
+                    manager,
+                    force,
+                    subresource,
+                    dry_run,
+                    now,
+                    check,
                 )
             if live is None:
                 raise not_found(rtype.group, rtype.plural, name)
@@ -78,6 +93,8 @@ class Patching(Writes):
                 raise StoreError(422, "Invalid", f"the patch could not be applied: {err}") from None
             if not isinstance(patched, dict):
                 raise bad_request("the patched object is not a JSON object")
+            if check is not None:
+                patched = check.check_patched(patch_type, body, patched)
             new = self._prepare_update(rtype, live.obj, patched, manager, now, subresource)
             if new is None:
                 return live, False
@@ -95,6 +112,7 @@ class Patching(Writes):
         subresource: str | None,
         dry_run: bool,
         now: str,
+        check: FieldValidation | None,
     ) -> tuple[Entry, bool]:
         if not isinstance(config, dict):
             raise bad_request("an apply configuration must be a YAML or JSON object")
@@ -111,6 +129,8 @@ class Patching(Writes):
                 f"name on the URL ({name})"
             )
         check_shape(rtype, config)
+        if check is not None:
+            check.check_apply(config)
         config = dict(config, metadata=dict(meta, name=name))
         if rtype.namespaced:
             config["metadata"]["namespace"] = namespace
@@ -126,6 +146,8 @@ class Patching(Writes):
             raise apply_conflict(rtype, name, err) from None
         except patch.PatchError as err:
             raise StoreError(422, "Invalid", f"the apply could not be performed: {err}") from None
+        if check is not None:
+            check.check_apply_yaml()
         if live is None:
             if subresource == "status":
                 raise not_found(rtype.group, rtype.plural, name)
@@ -142,13 +164,8 @@ class Patching(Writes):
 def apply_conflict(rtype: ResourceType, name: str, err: fieldmanager.ApplyConflict) -> StoreError:
     """409 listing the fields other managers own, in kube-apiserver's wording."""
     causes = [
-        {
-            "reason": "FieldManagerConflict",
-            "message": f'conflict with "{manager}"'
-            + (f" using {err.api_versions[manager]}" if err.api_versions.get(manager) else ""),
-            "field": path,
-        }
-        for manager, path in err.conflicts
+        {"reason": "FieldManagerConflict", "message": f"conflict with {label}", "field": path}
+        for (_, path), label in zip(err.conflicts, err.labels, strict=True)
     ]
     details: dict[str, Any] = {"name": name, "kind": rtype.plural, "causes": causes}
     if rtype.group:

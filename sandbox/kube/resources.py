@@ -7,6 +7,7 @@ to types; CRDs add and remove entries while the server runs, so it is guarded by
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -40,6 +41,9 @@ class ResourceType:
     has_generation: bool = False
     custom: bool = False
     printer_columns: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+    scale_subresource: bool = False
+    #: (version, its ``openAPIV3Schema`` as JSON, "" when it has none), for CRD-defined kinds
+    schemas: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     @property
     def version(self) -> str:
@@ -50,6 +54,10 @@ class ResourceType:
         """The apiVersion string, e.g. ``apps/v1`` or ``v1``."""
         ver = version or self.version
         return f"{self.group}/{ver}" if self.group else ver
+
+    def schema_json(self, version: str) -> str:
+        """A CRD version's ``openAPIV3Schema`` as JSON ("" when it declares none)."""
+        return next((text for ver, text in self.schemas if ver == version), "")
 
     @property
     def list_kind(self) -> str:
@@ -67,6 +75,7 @@ def _t(
     cats: tuple[str, ...] = (),
     status: bool = False,
     generation: bool = False,
+    scale: bool = False,
 ) -> ResourceType:
     return ResourceType(
         group=group,
@@ -79,6 +88,7 @@ def _t(
         categories=cats,
         status_subresource=status,
         has_generation=generation,
+        scale_subresource=scale,
     )
 
 
@@ -106,6 +116,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         cats=ALL,
         status=True,
         generation=True,
+        scale=True,
     ),
     _t(
         "apps",
@@ -116,6 +127,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         cats=ALL,
         status=True,
         generation=True,
+        scale=True,
     ),
     _t(
         "apps",
@@ -126,6 +138,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         cats=ALL,
         status=True,
         generation=True,
+        scale=True,
     ),
     _t(
         "apps",
@@ -212,6 +225,7 @@ def crd_resource_type(crd: dict[str, Any]) -> ResourceType | None:
     versions: list[str] = []
     status_sub = False
     columns: tuple[dict[str, Any], ...] = ()
+    schemas: list[tuple[str, str]] = []
     storage_first: list[str] = []
     for entry in spec.get("versions") or []:
         if not isinstance(entry, dict) or not entry.get("served", True):
@@ -220,6 +234,9 @@ def crd_resource_type(crd: dict[str, Any]) -> ResourceType | None:
         if not isinstance(vname, str):
             continue
         (storage_first if entry.get("storage") else versions).append(vname)
+        validation = entry.get("schema")
+        schema = validation.get("openAPIV3Schema") if isinstance(validation, dict) else None
+        schemas.append((vname, json.dumps(schema, sort_keys=True) if schema else ""))
         subs = entry.get("subresources")
         if isinstance(subs, dict) and "status" in subs:
             status_sub = True
@@ -244,6 +261,7 @@ def crd_resource_type(crd: dict[str, Any]) -> ResourceType | None:
         has_generation=True,
         custom=True,
         printer_columns=columns,
+        schemas=tuple(schemas),
     )
 
 

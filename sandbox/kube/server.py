@@ -22,7 +22,14 @@ from sandbox.kube import discovery, openapi
 from sandbox.kube.api import ResourceAPI, not_found_path
 from sandbox.kube.control import AuditLog, Faults, handle_control
 from sandbox.kube.errors import StoreError
-from sandbox.kube.httpmsg import Request, Response, error_response, internal_error, json_response
+from sandbox.kube.httpmsg import (
+    Request,
+    Response,
+    error_response,
+    internal_error,
+    json_response,
+    warning_header,
+)
 from sandbox.kube.store import Store
 
 log = logging.getLogger("sandbox.kube")
@@ -167,6 +174,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache, private")
         for name, value in response.headers.items():
             self.send_header(name, value)
+        for text in dict.fromkeys(response.warnings):
+            self.send_header("Warning", warning_header(text))
         if response.stream is None:
             self.send_header("Content-Length", str(len(response.body)))
             self.end_headers()

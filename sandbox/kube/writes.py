@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sandbox.kube import fieldmanager
@@ -294,8 +295,26 @@ class Writes(StoreState):
             raise bad_request(
                 f"the name of the object ({body_name}) does not match the name on the URL ({name})"
             )
+        return self.update_with(
+            rtype, namespace, name, lambda _: body, manager, subresource, dry_run
+        )
+
+    def update_with(
+        self,
+        rtype: ResourceType,
+        namespace: str,
+        name: str,
+        change: Callable[[dict[str, Any]], dict[str, Any]],
+        manager: str,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> Entry:
+        """Update an object with the body ``change(live object)`` returns, reading and
+        writing under one lock (a subresource such as /scale rewrites the live object; a
+        ``metadata.resourceVersion`` in the body is still a precondition)."""
         with self._txn():
             old = self._live(rtype, namespace, name)
+            body = change(old.obj)
             new = self._prepare_update(rtype, old.obj, body, manager, self.now(), subresource)
             if new is None:
                 return old

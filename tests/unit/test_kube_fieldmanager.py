@@ -133,12 +133,24 @@ def test_conflict_without_force_lists_manager_and_path() -> None:
         ("alice", '.spec.template.spec.containers[name="web"].image'),
     ]
     message = str(caught.value)
-    assert message.startswith('Apply failed with 2 conflicts: conflicts with "alice" using apps')
+    # an applier is named without the "using <apiVersion>" an updater gets
+    assert message.startswith('Apply failed with 2 conflicts: conflicts with "alice":\n- ')
     assert "\n- .spec.replicas" in message
     with pytest.raises(ApplyConflict) as single:
         apply(live, deployment(replicas=4), "bob", False, T1)
-    assert str(single.value) == (
-        'Apply failed with 1 conflict: conflict with "alice" using apps/v1: .spec.replicas'
+    assert (
+        str(single.value) == 'Apply failed with 1 conflict: conflict with "alice": .spec.replicas'
+    )
+
+
+def test_conflict_names_an_updater_with_its_version_and_subresource() -> None:
+    live = apply(None, deployment(replicas=3), "alice", False, T0)
+    scaled = record_update(live, deployment(replicas=5), "kubectl", T1, "scale")
+    with pytest.raises(ApplyConflict) as caught:
+        apply(scaled, deployment(replicas=3), "alice", False, T2)
+    assert str(caught.value) == (
+        'Apply failed with 1 conflict: conflict with "kubectl" with subresource "scale" '
+        "using apps/v1: .spec.replicas"
     )
 
 
