@@ -29,7 +29,7 @@ import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import urllib3
 from kubernetes import client as k8s_client
@@ -338,6 +338,11 @@ class Cluster:
             message, reason = _status_of(exc)
             if secret is not None:
                 message = _scrub(message, secret)
+            if code == 500 and _UNDECLARED_FIELD in message:
+                # A server-side apply of an object with a field its schema does not declare
+                # is answered 500 by the API server (kubernetes/kubernetes#122480); the fault
+                # is the manifest's and retrying cannot help, so it is reported as invalid.
+                code, reason = 422, "Invalid"
             error = ConflictError if code == 409 else ClusterError
             text = f"{action} {what}: {message}"
             if code == 403 and action in _READS:
@@ -354,6 +359,9 @@ class Cluster:
             raise UnreachableError(
                 f"{action} {what}: {exc}", code=0, reason="Unreachable"
             ) from None
+
+
+_UNDECLARED_FIELD: Final = "failed to create typed patch object"
 
 
 def _status_of(exc: ApiException) -> tuple[str, str]:

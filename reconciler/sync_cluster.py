@@ -142,7 +142,9 @@ class KubeExtraWrites:
         meta = body.get("metadata") or {}
         if not resource.namespaced and "namespace" in meta:
             body["metadata"] = {k: v for k, v in meta.items() if k != "namespace"}
-        query: list[tuple[str, str]] = [] if validate else [("fieldValidation", "Ignore")]
+        # As kubectl does for Argo CD: Strict unless Validate=false (the server's own default,
+        # Warn, would drop an unknown field of a create or a replace without failing).
+        query = [("fieldValidation", "Strict" if validate else "Ignore")]
         label = f"{action} (dry run)" if dry_run else action
         with self._cluster._errors(label, what, secret=obj):
             result: dict[str, Any] = self._cluster._request(

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from reconciler.cluster import Cluster
-from reconciler.model import ResourceKey
+from reconciler.compare import compare
+from reconciler.model import OUT_OF_SYNC, ResourceKey
 from reconciler.sync_types import SyncRequest
 from sandbox.kube.control import Fault
 from tests.integration.sync_helpers import (
@@ -82,6 +83,54 @@ def test_every_refused_object_is_named(kube: Any, cluster: Cluster) -> None:
     assert "ConfigMap/shop/numbers:" in state["message"]
     assert "Service/shop/web" not in state["message"]
     assert writes(kube) == []
+
+
+def misspelt(name: str, *sync_options: str) -> Obj:
+    """A Deployment whose manifest says ``replica`` for ``replicas``."""
+    typo = deployment(name)
+    typo["spec"]["replica"] = typo["spec"].pop("replicas")
+    if sync_options:
+        typo = annotated(typo, **{"argocd.argoproj.io/sync-options": ",".join(sync_options)})
+    return typo
+
+
+def test_a_misspelt_field_fails_the_sync_at_once_naming_the_field(
+    kube: Any, cluster: Cluster
+) -> None:
+    """The API server answers such an apply with a 500; it is the manifest's fault, so the
+    operation fails (no endless "cannot reach the cluster" retries) and nothing is written."""
+    cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+    cluster.apply({**deployment("typo"), "metadata": {"name": "typo", "namespace": NS}})
+    kube.audit.clear()
+    app = application()
+
+    compared = compare(app, [configmap("config"), misspelt("typo")], cluster)
+    typo = next(r for r in compared.resources if r.key.name == "typo")
+    assert compared.sync_status == OUT_OF_SYNC and typo.status == OUT_OF_SYNC
+    assert ".spec.replica: field not declared in schema" in typo.message
+
+    state = sync(app, [configmap("config"), misspelt("typo")], cluster)
+    assert state["phase"] == "Failed"
+    assert "Deployment.apps/shop/typo:" in state["message"]
+    assert ".spec.replica: field not declared in schema" in state["message"]
+    assert writes(kube) == []
+
+
+def test_replace_rejects_an_unknown_field_unless_validate_is_false(
+    kube: Any, cluster: Cluster
+) -> None:
+    cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+    kube.audit.clear()
+
+    state = sync(application(), [misspelt("web", "Replace=true")], cluster)
+    assert state["phase"] == "Failed"
+    assert 'unknown field "spec.replica"' in state["message"]
+    assert writes(kube) == []
+
+    state = sync(application(), [misspelt("web", "Replace=true", "Validate=false")], cluster)
+    assert state["phase"] == "Succeeded", state["message"]
+    live = cluster.get(ResourceKey("apps", "Deployment", NS, "web"))
+    assert live is not None and "replica" not in live["spec"]
 
 
 def test_a_dry_run_operation_writes_nothing(kube: Any, cluster: Cluster) -> None:
