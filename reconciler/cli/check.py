@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
-from reconciler.config import load_config
 from reconciler.errors import ConfigError
 
 
@@ -43,6 +42,8 @@ def _plural(count: int, word: str) -> str:
 def check(path: str | Path, env: Mapping[str, str], out: TextIO, err: TextIO) -> int:
     """Validate ``path`` and report on ``out``/``err``; the exit code."""
     try:
+        from reconciler.config import load_config  # loaded only for this command
+
         config = load_config(path, env=env)
     except ConfigError as error:
         for problem in error.problems:

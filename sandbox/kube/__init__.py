@@ -7,6 +7,19 @@ controllers, and offers a control API under ``/_sandbox/`` (see README.md next t
 
 from __future__ import annotations
 
-from sandbox.kube.emulator import KubeEmulator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sandbox.kube.emulator import KubeEmulator
 
 __all__ = ["KubeEmulator"]
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use, so that ``kajitori --help`` (which registers this package's
+    # command) does not import the whole emulator.
+    if name == "KubeEmulator":
+        from sandbox.kube.emulator import KubeEmulator
+
+        return KubeEmulator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,8 +15,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from sandbox.kube.emulator import KubeEmulator
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options shared by both entry points."""
@@ -38,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the emulator until interrupted; returns the exit code."""
+    from sandbox.kube.emulator import KubeEmulator  # loaded only for this command
+
     if args.time_factor < 0:
         print("error: --time-factor must not be negative", file=sys.stderr)
         return 2
