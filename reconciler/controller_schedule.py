@@ -32,6 +32,7 @@ from typing import Any, Final
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.interval import IntervalTrigger
 
 from reconciler.model import Application
@@ -83,6 +84,21 @@ def _at(delay: float) -> datetime:
     return datetime.now(UTC) + timedelta(seconds=max(0.0, delay))
 
 
+class _BackgroundScheduler(BackgroundScheduler):  # type: ignore[misc]
+    """APScheduler's BackgroundScheduler without a shutdown race that kills its thread:
+    ``shutdown()`` marks the scheduler stopped before it takes the job-store lock, so a pass
+    over due jobs that is running then and removes a date job that has fired finds the
+    scheduler stopped, looks for the job among the not-yet-added ones only, and raises
+    JobLookupError out of the scheduler's thread. Once stopped, a missing job is no error."""
+
+    def remove_job(self, job_id: str, jobstore: str | None = None) -> None:
+        try:
+            super().remove_job(job_id, jobstore)
+        except JobLookupError:
+            if self.state != STATE_STOPPED:
+                raise
+
+
 class AppScheduler:
     """Periodic and requested refreshes per app plus step timers (module docstring).
     ``refresh(app, fetch)`` is called on a scheduler thread; its exceptions are logged."""
@@ -92,7 +108,7 @@ class AppScheduler:
         self._slots: dict[str, _Slot] = {}
         self._lock = threading.Lock()
         self._stopped = False
-        self._scheduler = BackgroundScheduler(
+        self._scheduler = _BackgroundScheduler(
             timezone=UTC,
             executors={
                 "default": ThreadPoolExecutor(max(1, refresh_workers)),

@@ -8,8 +8,9 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from apscheduler.jobstores.base import JobLookupError
 
-from reconciler.controller_schedule import AppScheduler, refresh_interval
+from reconciler.controller_schedule import AppScheduler, _BackgroundScheduler, refresh_interval
 from reconciler.model import Application, ApplicationSource, ApplicationSpec, Destination
 
 
@@ -134,3 +135,16 @@ def test_refresh_interval_annotation() -> None:
     assert refresh_interval(app(**{"kajitori.dev/refresh-interval": "5m"}), 180) == 300
     assert refresh_interval(app(**{"kajitori.dev/refresh-interval": "0"}), 180) is None
     assert refresh_interval(app(**{"kajitori.dev/refresh-interval": "soon"}), 180) == 180
+
+
+def test_a_stopping_scheduler_does_not_die_on_a_fired_date_job() -> None:
+    """APScheduler's shutdown marks the scheduler stopped before taking the job-store lock; a
+    pass over due jobs running at that moment then removes a fired date job, cannot find it
+    (it looks among pending jobs only) and the JobLookupError killed the scheduler thread.
+    Seen in about 3 of 100 stop-while-busy rounds before the fix."""
+    scheduler = _BackgroundScheduler()
+    scheduler.start()
+    with pytest.raises(JobLookupError):  # while running, a missing job is still an error
+        scheduler.remove_job("refresh-now:shop")
+    scheduler.shutdown(wait=False)
+    scheduler.remove_job("refresh-now:shop")  # the race's last step: harmless once stopped
