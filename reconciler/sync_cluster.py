@@ -123,6 +123,8 @@ class KubeExtraWrites:
         namespace = str(meta.get("namespace") or "") if resource.namespaced else None
         if resource.namespaced and not namespace:
             raise ClusterError(f"{obj.get('kind')} {name} is namespaced but has no namespace")
+        # controller.namespaces holds for these writes too (OutOfScopeError, nothing sent)
+        self._cluster._in_scope("write", f"{resource.kind} {name}", namespace)
         return resource, name, namespace
 
     def _write(

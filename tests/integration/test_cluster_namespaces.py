@@ -32,6 +32,7 @@ from reconciler.model import (
     Destination,
     ResourceKey,
 )
+from reconciler.sync_cluster import extra_writes
 from sandbox.kube import KubeEmulator
 from sandbox.kube.control import Fault
 from tests.integration.rbac_helpers import FOREVER, forbid_outside_namespaces
@@ -112,6 +113,8 @@ def test_requests_outside_the_namespaces_are_refused_before_they_are_sent(
     outside = forbid_outside_namespaces(kube)
     kube.faults.add(Fault(namespace="other", count=FOREVER, status=500))
     elsewhere = ResourceKey("", "ConfigMap", "other", "elsewhere")
+    writes = extra_writes(scoped)
+    assert writes is not None
     attempts: list[Callable[[], object]] = [
         lambda: scoped.get(elsewhere),
         lambda: scoped.delete(elsewhere),
@@ -119,6 +122,10 @@ def test_requests_outside_the_namespaces_are_refused_before_they_are_sent(
         lambda: scoped.apply(tracked("ConfigMap", "new", "other")),
         lambda: scoped.get(ResourceKey("", "Namespace", "", "shop")),
         lambda: scoped.list("rbac.authorization.k8s.io", "ClusterRole"),
+        # the writes of Replace=true and Validate=false (reconciler.sync_cluster) too
+        lambda: writes.create(tracked("ConfigMap", "new", "other")),
+        lambda: writes.replace(tracked("ConfigMap", "elsewhere", "other")),
+        lambda: writes.apply_unvalidated(tracked("ConfigMap", "new", "other")),
     ]
     messages = []
     for attempt in attempts:
