@@ -107,8 +107,15 @@ def test_the_status_has_argo_cds_application_shape(
     assert resources[("Deployment", "web")]["health"] == {"status": "Healthy"}
     assert resources[("ConfigMap", "settings")]["status"] == "Synced"
     assert shop.recorder.of(AppAdded, "shop")
-    assert [e.current for e in shop.recorder.of(SyncStatusChanged, "shop")][-1] == "Synced"
-    assert shop.recorder.of(HealthChanged, "shop")[-1].current == "Healthy"
+    # Events reach subscribers on the bus's own thread, a moment after the status is saved.
+    shop.wait(
+        lambda: [e.current for e in shop.recorder.of(SyncStatusChanged, "shop")][-1:] == ["Synced"],
+        what="SyncStatusChanged to Synced",
+    )
+    shop.wait(
+        lambda: [e.current for e in shop.recorder.of(HealthChanged, "shop")][-1:] == ["Healthy"],
+        what="HealthChanged to Healthy",
+    )
     summary = shop.controller.apps()[0]
     assert (summary.name, summary.sync_status, summary.auto_sync) == ("shop", "Synced", True)
     logged = [e["type"] for e in shop.controller.runtime.events("shop")]
