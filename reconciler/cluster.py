@@ -21,15 +21,14 @@ Thread-safe: discovery is serialised by a lock; requests share urllib3's connect
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import tempfile
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import urllib3
 from kubernetes import client as k8s_client
@@ -42,6 +41,7 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from kubernetes.dynamic.resource import Resource, ResourceList
 
 from reconciler.cluster_list import LIST_PAGE, find_tracked, listable, read_pages, with_type
+from reconciler.cluster_messages import describe, scrub_secret_values, status_of, undeclared_field
 from reconciler.cluster_protocol import (
     FIELD_MANAGER,
     ConflictError,
@@ -124,18 +124,18 @@ class Cluster:
 
     def refresh_discovery(self) -> None:
         """Forget what discovery knows (after CRDs were installed or removed)."""
-        with self._lock, self._errors("refresh API discovery", "the cluster"):
+        with self._lock, self.mapped_errors("refresh API discovery", "the cluster"):
             self._client().resources.invalidate_cache()
 
     def is_namespaced(self, group: str, kind: str) -> bool | None:
         try:
-            return bool(self._resource(group, kind).namespaced)
+            return bool(self.resource(group, kind).namespaced)
         except UnknownKindError:
             return None
 
     def preferred_version(self, group: str, kind: str) -> str:
         """The apiVersion (``group/version`` or ``v1``) the server prefers for a kind."""
-        return str(self._resource(group, kind).group_version)
+        return str(self.resource(group, kind).group_version)
 
     def _client(self) -> Any:
         if self._dynamic is None:
@@ -146,10 +146,10 @@ class Cluster:
             )
         return self._dynamic
 
-    def _resource(self, group: str, kind: str, version: str | None = None) -> Any:
+    def resource(self, group: str, kind: str, version: str | None = None) -> Any:
         """The discovered Resource for (group, kind), in ``version`` or the preferred one."""
         what = f"{kind}.{group}" if group else kind
-        with self._lock, self._errors("discover", what):
+        with self._lock, self.mapped_errors("discover", what):
             prefix = "apis" if group else "api"
             try:
                 found = self._client().resources.search(
@@ -169,25 +169,26 @@ class Cluster:
         preferred = [r for r in matches if r.preferred]
         return (preferred or matches)[0]
 
-    def _resource_of(self, obj: Mapping[str, Any]) -> Any:
+    def resource_of(self, obj: Mapping[str, Any]) -> Any:
+        """The discovered Resource for an object's apiVersion and kind."""
         api_version = str(obj.get("apiVersion") or "")
         kind = str(obj.get("kind") or "")
         if not api_version or not kind:
-            raise ClusterError(f"{_describe(obj)} has no apiVersion or kind", code=400)
+            raise ClusterError(f"{describe(obj)} has no apiVersion or kind", code=400)
         group, _, version = api_version.rpartition("/")
-        return self._resource(group, kind, version)
+        return self.resource(group, kind, version)
 
     # -- reads -----------------------------------------------------------------------------
 
     def get(self, key: ResourceKey, api_version: str | None = None) -> dict[str, Any] | None:
         version = api_version.rpartition("/")[2] if api_version else None
-        resource = self._resource(key.group, key.kind, version)
+        resource = self.resource(key.group, key.kind, version)
         namespace = key.namespace if resource.namespaced else None
-        self._in_scope("get", str(key), namespace)
+        self.check_scope("get", str(key), namespace)
         path = resource.path(name=key.name, namespace=namespace)
         try:
-            with self._errors("get", str(key)):
-                return with_type(self._request("get", path), resource)
+            with self.mapped_errors("get", str(key)):
+                return with_type(self.request("get", path), resource)
         except ClusterError as exc:
             if exc.code == 404:
                 return None
@@ -202,12 +203,12 @@ class Cluster:
         api_version: str | None = None,
     ) -> Objects:
         version = api_version.rpartition("/")[2] if api_version else None
-        resource = self._resource(group, kind, version)
+        resource = self.resource(group, kind, version)
         if not resource.namespaced:
-            self._in_scope("list", kind, None)
+            self.check_scope("list", kind, None)
             return self._list(resource, None, label_selector)
         if namespace:
-            self._in_scope("list", where(kind, namespace), namespace)
+            self.check_scope("list", where(kind, namespace), namespace)
         objects: Objects = []
         for scoped in (namespace,) if namespace else self.scope.listing():
             try:
@@ -218,7 +219,7 @@ class Cluster:
         return objects
 
     def list_tracked(self, app: str, exclude: Collection[ResourceKey] = frozenset()) -> Objects:
-        with self._lock, self._errors("discover", "the API resources"):
+        with self._lock, self.mapped_errors("discover", "the API resources"):
             found = self._client().resources.search()
         resources = listable(
             (r for r in found if isinstance(r, Resource) and not isinstance(r, ResourceList)),
@@ -229,15 +230,15 @@ class Cluster:
 
     def _list(self, resource: Any, namespace: str | None, label_selector: str | None) -> Objects:
         path = resource.path(namespace=namespace)
-        with self._errors("list", where(resource.kind, namespace, bool(resource.namespaced))):
+        with self.mapped_errors("list", where(resource.kind, namespace, bool(resource.namespaced))):
             return read_pages(
-                lambda token: self._request(
+                lambda token: self.request(
                     "get", path, label_selector=label_selector, limit=LIST_PAGE, _continue=token
                 ),
                 resource,
             )
 
-    def _in_scope(self, action: str, what: str, namespace: str | None) -> None:
+    def check_scope(self, action: str, what: str, namespace: str | None) -> None:
         """Refuse (OutOfScopeError) a request outside ``controller.namespaces``."""
         if not self.scope.allows(namespace or ""):
             raise self.scope.refuse(action, what, namespace or "")
@@ -248,28 +249,28 @@ class Cluster:
         self, obj: Mapping[str, Any], *, force: bool = False, dry_run: bool = False
     ) -> dict[str, Any]:
         try:
-            resource = self._resource_of(obj)
+            resource = self.resource_of(obj)
         except UnknownKindError as error:
             raise UnknownKindError(
-                f"apply {_describe(obj)}: {error}", code=error.code, reason=error.reason
+                f"apply {describe(obj)}: {error}", code=error.code, reason=error.reason
             ) from None
         meta = obj.get("metadata") or {}
         name = str(meta.get("name") or "")
         if not name:
-            raise ClusterError(f"{_describe(obj)} has no metadata.name", code=400)
+            raise ClusterError(f"{describe(obj)} has no metadata.name", code=400)
         namespace = str(meta.get("namespace") or "") if resource.namespaced else None
         if resource.namespaced and not namespace:
-            raise ClusterError(f"{_describe(obj)} is namespaced but has no namespace", code=400)
+            raise ClusterError(f"{describe(obj)} is namespaced but has no namespace", code=400)
         key = ResourceKey(resource.group or "", resource.kind, namespace or "", name)
         action = "apply (dry run)" if dry_run else "apply"
-        self._in_scope(action, str(key), namespace)
+        self.check_scope(action, str(key), namespace)
         body = dict(obj)
         if not resource.namespaced and "namespace" in meta:
             body["metadata"] = {k: v for k, v in meta.items() if k != "namespace"}
         try:
-            with self._errors(action, str(key), secret=obj):
+            with self.mapped_errors(action, str(key), secret=obj):
                 return with_type(
-                    self._request(
+                    self.request(
                         "patch",
                         resource.path(name=name, namespace=namespace),
                         body=body,
@@ -292,13 +293,13 @@ class Cluster:
         propagation: PropagationPolicy = "Foreground",
         dry_run: bool = False,
     ) -> bool:
-        resource = self._resource(key.group, key.kind)
+        resource = self.resource(key.group, key.kind)
         namespace = key.namespace if resource.namespaced else None
-        self._in_scope("delete", str(key), namespace)
+        self.check_scope("delete", str(key), namespace)
         path = resource.path(name=key.name, namespace=namespace)
         try:
-            with self._errors("delete", str(key)):
-                self._request(
+            with self.mapped_errors("delete", str(key)):
+                self.request(
                     "delete",
                     path,
                     propagation_policy=propagation,
@@ -310,9 +311,16 @@ class Cluster:
             raise
         return True
 
-    # -- plumbing --------------------------------------------------------------------------
+    # -- plumbing, also for the modules beside this one (sync_cluster, cluster_watch) ---------
 
-    def _request(self, method: str, path: str, **params: Any) -> dict[str, Any]:
+    @property
+    def configuration(self) -> Any:
+        """The client configuration (server, credentials) this cluster connects with."""
+        return self._api.configuration
+
+    def request(self, method: str, path: str, **params: Any) -> dict[str, Any]:
+        """One API request (``params`` as the client's ``request`` takes them); the JSON
+        answer. Wrap it in ``mapped_errors``."""
         params = {name: value for name, value in params.items() if value is not None}
         response = self._client().request(
             method, path, serialize=False, _request_timeout=self._timeout, **params
@@ -322,10 +330,10 @@ class Cluster:
 
     def _raise_if_kind_vanished(self, resource: Any) -> None:
         self.refresh_discovery()
-        self._resource(resource.group or "", resource.kind, resource.api_version)
+        self.resource(resource.group or "", resource.kind, resource.api_version)
 
     @contextmanager
-    def _errors(
+    def mapped_errors(
         self, action: str, what: str, secret: Mapping[str, Any] | None = None
     ) -> Iterator[None]:
         """Turn kubernetes and urllib3 errors raised inside into ClusterError."""
@@ -335,14 +343,11 @@ class Cluster:
             raise
         except ApiException as exc:
             code = int(exc.status or 0)
-            message, reason = _status_of(exc)
+            message, reason = status_of(exc.body, exc.status, exc.reason)
             if secret is not None:
-                message = _scrub(message, secret)
-            if code == 500 and _UNDECLARED_FIELD in message:
-                # A server-side apply of an object with a field its schema does not declare
-                # is answered 500 by the API server (kubernetes/kubernetes#122480); the fault
-                # is the manifest's and retrying cannot help, so it is reported as invalid.
-                code, reason = 422, "Invalid"
+                message = scrub_secret_values(message, secret)
+            if code == 500 and undeclared_field(message):
+                code, reason = 422, "Invalid"  # the manifest's fault: see undeclared_field
             error = ConflictError if code == 409 else ClusterError
             text = f"{action} {what}: {message}"
             if code == 403 and action in _READS:
@@ -359,48 +364,3 @@ class Cluster:
             raise UnreachableError(
                 f"{action} {what}: {exc}", code=0, reason="Unreachable"
             ) from None
-
-
-_UNDECLARED_FIELD: Final = "failed to create typed patch object"
-
-
-def _status_of(exc: ApiException) -> tuple[str, str]:
-    """The message and reason of the Status body the server sent, if it sent one."""
-    body = exc.body
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    try:
-        status = json.loads(body) if body else {}
-    except ValueError:
-        status = {}
-    if isinstance(status, dict) and status.get("message"):
-        return str(status["message"]), str(status.get("reason") or exc.reason or "")
-    text = str(exc.reason or "") or f"HTTP {exc.status}"
-    return text, str(exc.reason or "")
-
-
-def _scrub(message: str, obj: Mapping[str, Any]) -> str:
-    """``message`` with any value of a Secret's data or stringData (and its decoding)
-    replaced, so no secret reaches a log or a chat message."""
-    if obj.get("kind") != "Secret":
-        return message
-    values: set[str] = set()
-    for field in ("data", "stringData"):
-        section = obj.get(field)
-        if isinstance(section, Mapping):
-            values.update(str(v) for v in section.values() if v)
-    for value in list(values):
-        with suppress(ValueError, UnicodeDecodeError):
-            values.add(base64.b64decode(value, validate=True).decode("utf-8"))
-    for value in sorted(values, key=len, reverse=True):
-        if len(value) >= 3:
-            message = message.replace(value, "***")
-    return message
-
-
-def _describe(obj: Mapping[str, Any]) -> str:
-    meta = obj.get("metadata") or {}
-    kind = obj.get("kind") or "object"
-    name = meta.get("name") or meta.get("generateName") or "<unnamed>"
-    namespace = meta.get("namespace")
-    return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"

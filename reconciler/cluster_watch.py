@@ -75,7 +75,7 @@ class ClusterWatch:
         self._cluster = cluster
         if pool_size is None:
             pool_size = _POOL_SIZE * max(1, len(cluster.scope.namespaces))
-        configuration = copy.deepcopy(cluster._api.configuration)
+        configuration = copy.deepcopy(cluster.configuration)
         configuration.connection_pool_maxsize = max(pool_size, 1)
         self._api = ApiClient(configuration)
         self._connect_timeout = connect_timeout
@@ -116,7 +116,7 @@ class ClusterWatch:
         return response.response
 
     def resolve(self, group: str, kind: str) -> WatchedResource:
-        found = self._cluster._resource(group, kind)
+        found = self._cluster.resource(group, kind)
         return WatchedResource(
             group=found.group or "",
             version=str(found.api_version),
@@ -140,7 +140,7 @@ class ClusterWatch:
         version = ""
         while True:
             try:
-                with self._cluster._errors("list", _what(resource, namespace)):
+                with self._cluster.mapped_errors("list", _what(resource, namespace)):
                     response = self._get(
                         path,
                         (self._connect_timeout, self._list_timeout),
@@ -173,7 +173,7 @@ class ClusterWatch:
     ) -> _Stream:
         seconds = max(1, int(timeout_seconds))
         try:
-            with self._cluster._errors("watch", _what(resource, namespace)):
+            with self._cluster.mapped_errors("watch", _what(resource, namespace)):
                 response = self._get(
                     self._path(resource, namespace),
                     (self._connect_timeout, seconds + _READ_GRACE),
@@ -218,7 +218,7 @@ class _Stream:
     def __iter__(self) -> Iterator[WatchEvent]:
         buffer = b""
         try:
-            with self._cluster._errors("watch", str(self._resource)):
+            with self._cluster.mapped_errors("watch", str(self._resource)):
                 for chunk in self._response.stream(amt=None, decode_content=True):
                     if self._closed.is_set():
                         return

@@ -8,10 +8,10 @@ fields (``fieldValidation=Ignore``), and removing the hook finalizer from an obj
 created with Replace needs an update. ``ExtraWrites`` names them; a cluster object that has
 them is used as it is, and ``reconciler.cluster.Cluster`` gets them from ``KubeExtraWrites``.
 
-``KubeExtraWrites`` reuses the discovery, request and error-mapping helpers of ``Cluster``
-(its underscore methods) so that it neither imports ``kubernetes`` nor duplicates the mapping
-of API errors to ``ClusterError``; they belong in ``Cluster`` itself, and this adapter goes
-away when they move there.
+``KubeExtraWrites`` uses the discovery, scope, request and error-mapping methods ``Cluster``
+offers its sibling modules (``resource_of``, ``check_scope``, ``request``, ``mapped_errors``),
+so that it neither imports ``kubernetes`` nor repeats the mapping of API errors to
+``ClusterError``.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ class KubeExtraWrites:
         )
 
     def _target(self, obj: Mapping[str, Any]) -> tuple[Any, str, str | None]:
-        resource = self._cluster._resource_of(obj)
+        resource = self._cluster.resource_of(obj)
         meta = obj.get("metadata") or {}
         name = str(meta.get("name") or "")
         if not name:
@@ -124,7 +124,7 @@ class KubeExtraWrites:
         if resource.namespaced and not namespace:
             raise ClusterError(f"{obj.get('kind')} {name} is namespaced but has no namespace")
         # controller.namespaces holds for these writes too (OutOfScopeError, nothing sent)
-        self._cluster._in_scope("write", f"{resource.kind} {name}", namespace)
+        self._cluster.check_scope("write", f"{resource.kind} {name}", namespace)
         return resource, name, namespace
 
     def _write(
@@ -148,8 +148,8 @@ class KubeExtraWrites:
         # Warn, would drop an unknown field of a create or a replace without failing).
         query = [("fieldValidation", "Strict" if validate else "Ignore")]
         label = f"{action} (dry run)" if dry_run else action
-        with self._cluster._errors(label, what, secret=obj):
-            result: dict[str, Any] = self._cluster._request(
+        with self._cluster.mapped_errors(label, what, secret=obj):
+            result: dict[str, Any] = self._cluster.request(
                 method,
                 path,
                 body=body,
