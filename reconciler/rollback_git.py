@@ -13,9 +13,11 @@ After the controller has started a rollback in the cluster (and paused auto-sync
 The outcome is a :class:`~reconciler.rollback_record.RollbackRecord` kept in the runtime
 store. Nothing here stops the cluster rollback: GitHub or Git trouble becomes a warning in the
 record. While the manifest revert is open, :meth:`refuse_if_pending` refuses another rollback.
-On each refresh of the app :meth:`poll` reads the pull request; once merged the controller
-resumes auto-sync, and :meth:`confirm` publishes ``RollbackCompleted`` when the app is Synced
-at the merge (Git and cluster agree).
+On each refresh of the app :meth:`poll` reads the pull request; once merged (and fetched into
+the Git cache) the controller resumes auto-sync, and :meth:`confirm` publishes
+``RollbackCompleted`` when the app is Synced at the merge or a later commit built on it (Git
+and cluster agree). Every merge method works alike: GitHub's ``merge_commit_sha`` is where the
+base branch moved (merge commit, squash commit or last rebased commit).
 """
 
 from __future__ import annotations
@@ -130,6 +132,7 @@ class RollbackGit:
             thread_url=thread_url,
             started_at=now.isoformat(),
             resume_auto_sync=resume_auto_sync,
+            repo_url=app.spec.source.repo_url,
         )
         if self.client is None:
             return self._save(base)
@@ -288,6 +291,8 @@ class RollbackGit:
                 log.warning("app %s: cannot read the revert pull request: %s", app, exc)
                 return None
             if info.merged:
+                if not self._fetch_merge(found, info.merge_commit_sha or ""):
+                    return None  # seen merged again on the next refresh
                 merged = found.with_state("merged", merge_sha=info.merge_commit_sha or "")
                 log.info("app %s: revert %s merged at %s", app, pr.url, merged.merge_sha[:12])
                 return self._save(merged)
@@ -298,6 +303,35 @@ class RollbackGit:
                 return self._save(closed)
             return None
 
+    def _fetch_merge(self, record: RollbackRecord, merge_sha: str) -> bool:
+        """Fetch the merge into the app's Git cache before auto-sync resumes: the refresh in
+        progress may not fetch (a live change asked for it) and would auto-sync the branch
+        as last fetched, the commits the rollback undid. False (still ``pending``) when the
+        fetch fails or the merge is not there yet."""
+        if not record.repo_url:
+            return True  # a record from before repo_url was kept
+        try:
+            self.git.fetch(record.repo_url)
+            if merge_sha:
+                self.git.commit_info(record.repo_url, merge_sha)
+        except KajitoriError as exc:
+            log.warning("app %s: revert merged, but Git does not have it yet: %s", record.app, exc)
+            return False
+        return True
+
+    def _includes_merge(self, record: RollbackRecord, revision: str) -> bool:
+        """Whether ``revision`` is the merge or a later commit built on it (a push after
+        the merge, before kajitori looked)."""
+        if not record.merge_sha or revision == record.merge_sha:
+            return True
+        if not record.repo_url:
+            return False
+        try:
+            missing = self.git.commits_between(record.repo_url, revision, record.merge_sha, 1)
+        except KajitoriError:
+            return False  # an unknown commit: not (yet) at the merge
+        return not missing
+
     def confirm(self, app: str, sync_status: str, revision: str, *, project: str = "") -> bool:
         """After a refresh of a ``merged`` rollback: when the app is Synced at a revision
         that contains the merge, record it completed and publish RollbackCompleted."""
@@ -305,8 +339,8 @@ class RollbackGit:
             found = self.record(app)
             if found is None or found.state != "merged" or sync_status != "Synced":
                 return False
-            if found.merge_sha and revision != found.merge_sha:
-                return False  # not yet at the merge (or a later push: see the limits)
+            if not self._includes_merge(found, revision):
+                return False  # not yet at the merge
             done = self._save(found.with_state("completed", synced_revision=revision))
         pr = done.manifest_pr
         self._publish(

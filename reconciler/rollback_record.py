@@ -39,7 +39,10 @@ class PullRequestLink:
 
 @dataclass(frozen=True)
 class RollbackRecord:
-    """The Git side of one rollback of ``app`` to ``target`` (a commit SHA)."""
+    """The Git side of one rollback of ``app`` to ``target`` (a commit SHA). ``merge_sha`` is
+    where the merge moved the base branch (GitHub's ``merge_commit_sha``: the merge commit,
+    the squash commit, or the last rebased commit); ``repo_url`` the app's manifest
+    repository as the app names it (empty in records written before it was kept)."""
 
     app: str
     target: str
@@ -55,6 +58,7 @@ class RollbackRecord:
     merge_sha: str = ""
     synced_revision: str = ""
     reverted: tuple[str, ...] = field(default_factory=tuple)
+    repo_url: str = ""
 
     @property
     def active(self) -> bool:
@@ -107,6 +111,7 @@ class RollbackRecord:
             "mergeSha": self.merge_sha,
             "syncedRevision": self.synced_revision,
             "reverted": list(self.reverted),
+            "repoURL": self.repo_url,
         }
         for key, pr in (("manifestPR", self.manifest_pr), ("appPR", self.app_pr)):
             if pr is not None:
@@ -135,6 +140,7 @@ class RollbackRecord:
                 merge_sha=str(data.get("mergeSha", "")),
                 synced_revision=str(data.get("syncedRevision", "")),
                 reverted=tuple(str(s) for s in data.get("reverted") or ()),
+                repo_url=str(data.get("repoURL", "")),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"malformed rollback record: {exc}") from None

@@ -7,7 +7,8 @@ GitHub serves them, so the real PyGithub client works against it unchanged::
         clone_url = gh.create_repo("acme", "manifests", files={"app.yaml": "..."})
         client = Github(auth=Auth.Token(gh.token), base_url=gh.url)
 
-Merging a pull request writes a real merge commit into the bare repository. Every ref change
+Merging a pull request writes real commits into the bare repository (a merge commit, a squash
+commit or the rebased commits, as the merge method asks). Every ref change
 (a merge, a ref written through the API, or a ``git push`` into ``clone_url``, seen by a
 ``post-receive`` hook) can be sent as a signed ``push`` webhook. Faults, the call log and
 reset are reachable both from Python and over HTTP under ``/_sandbox/`` (see GITHUB.md).
@@ -20,7 +21,7 @@ import shlex
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -32,7 +33,7 @@ from sandbox.github_git import ZERO_SHA, GitRepo, is_full_sha
 from sandbox.github_http import Request, Response, Router
 from sandbox.github_json import Urls
 from sandbox.github_server import API_PREFIX, GitHubApp, GitHubHTTPServer, Tokens
-from sandbox.github_state import Repository, Store
+from sandbox.github_state import MERGE_METHODS, Repository, Store
 from sandbox.github_web import web_page
 from sandbox.github_webhook import WebhookDispatcher, push_payload
 
@@ -191,11 +192,17 @@ class GitHubSandbox:
         files: Mapping[str, str | bytes] | None = None,
         description: str | None = None,
         default_branch: str = "main",
+        merge_methods: Sequence[str] = MERGE_METHODS,
     ) -> Path:
         """Make the bare repository ``owner/name`` and return its path, which git and
         GitPython clone and push to. With ``files``, ``default_branch`` starts with one commit
-        holding them; without, the repository is empty."""
+        holding them; without, the repository is empty. ``merge_methods`` are the ones its
+        pull requests may be merged by (``merge``, ``squash``, ``rebase``; all by default)."""
+        unknown = sorted(set(merge_methods) - set(MERGE_METHODS))
+        if unknown:
+            raise ValueError(f"unknown merge methods {unknown}: use {', '.join(MERGE_METHODS)}")
         repo = self.store.create(owner, name, description, default_branch)
+        repo.merge_methods = tuple(m for m in MERGE_METHODS if m in merge_methods)
         if files:
             sha = repo.git.write_files(None, files, "Initial commit", self._identity(self.login))
             repo.git.update_ref(f"refs/heads/{default_branch}", sha, ZERO_SHA)

@@ -2,8 +2,9 @@
 
 A pull request joins two branches of one repository. While it is open its head and base
 follow the branches, so ``mergeable`` is computed on every read with ``git merge-tree``;
-merging writes a real merge (or squash) commit into the bare repository and moves the base
-branch with a compare-and-swap, then reports the push.
+merging writes real commits into the bare repository (a merge commit, a squash commit, or the
+rebased commits: ``sandbox.github_merge``) and moves the base branch with a compare-and-swap,
+then reports the push.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import time
 
 from sandbox import github_json as js
+from sandbox import github_merge as merging
 from sandbox import github_pulls_view as view
 from sandbox.github_http import (
     ApiError,
@@ -26,15 +28,16 @@ from sandbox.github_http import (
     paginate,
     require_str,
 )
-from sandbox.github_state import IssueComment, PullRequest, PushSink, Repository, Store
+from sandbox.github_state import (
+    MERGE_METHODS,
+    IssueComment,
+    PullRequest,
+    PushSink,
+    Repository,
+    Store,
+)
 
 REPO = "/repos/{owner}/{repo}"
-MERGE_METHODS = ("merge", "squash", "rebase")
-COMMITTER = ("GitHub", "noreply@github.com")
-
-
-def _email(login: str) -> str:
-    return f"{login}@users.noreply.github.com"
 
 
 class PullsApi:
@@ -216,10 +219,12 @@ class PullsApi:
 
     def merge_pull(self, request: Request, params: dict[str, str]) -> Response:
         """``PUT /repos/{o}/{r}/pulls/{n}/merge`` with ``{merge_method, sha, commit_title,
-        commit_message}``: merge (two parents) or squash (one) into the base branch.
+        commit_message}``: merge, squash or rebase into the base branch
+        (``sandbox.github_merge``), then report the push.
 
-        405 when the pull request is closed, a draft or conflicting, or for ``rebase``
-        (not offered by the sandbox); 409 when ``sha`` is not the head any more."""
+        405 when the pull request is closed, a draft, conflicting (or, for ``rebase``, not
+        rebaseable), or the repository does not allow the method; 409 when ``sha`` is not
+        the head any more or the base moved meanwhile; 422 for an unknown method."""
         body = request.json()
         method = optional_str(body, "merge_method", "PullRequest") or "merge"
         if method not in MERGE_METHODS:
@@ -230,24 +235,23 @@ class PullsApi:
         with self.store.lock:
             repo, pr = self._pull(params)
             if pr.state != "open":
-                raise ApiError(405, "Pull Request is not mergeable")
-            if method == "rebase":
-                raise ApiError(405, "Rebase merges are not allowed on this repository.")
+                raise ApiError(405, merging.NOT_MERGEABLE)
+            if method not in repo.merge_methods:
+                raise ApiError(405, merging.NOT_ALLOWED[method])
             if pr.draft:
                 raise ApiError(405, "Pull Request is still a draft")
             if expected and expected != pr.head_sha:
                 raise ApiError(409, "Head branch was modified. Review and try the merge again.")
-            tree = repo.git.merge_tree(pr.base_sha, pr.head_sha)
-            if tree is None:
-                raise ApiError(405, "Pull Request is not mergeable")
-            message = self._merge_message(repo, pr, method, title, extra)
-            merger = (request.login, _email(request.login))
-            if method == "squash":
-                author = (pr.user, _email(pr.user))
-                new = repo.git.commit_tree(tree, [pr.base_sha], message, author, COMMITTER)
-            else:
-                parents = [pr.base_sha, pr.head_sha]
-                new = repo.git.commit_tree(tree, parents, message, merger, COMMITTER)
+            written = merging.merge_commits(
+                repo.git,
+                pr,
+                method,
+                merger=request.login,
+                owner=repo.owner,
+                title=title,
+                body=extra,
+            )
+            new = written[-1]
             ref = f"refs/heads/{pr.base_ref}"
             if not repo.git.update_ref(ref, new, pr.base_sha):
                 raise ApiError(409, "Base branch was modified. Review and try the merge again.")
@@ -259,22 +263,6 @@ class PullsApi:
         return json_response(
             {"sha": new, "merged": True, "message": "Pull Request successfully merged"}
         )
-
-    @staticmethod
-    def _merge_message(
-        repo: Repository, pr: PullRequest, method: str, title: str | None, extra: str | None
-    ) -> str:
-        if method == "squash":
-            subjects = [
-                "* " + repo.git.commit(sha).message.splitlines()[0]
-                for sha in reversed(repo.git.log([pr.head_sha], [pr.base_sha], limit=100))
-            ]
-            first = title or f"{pr.title} (#{pr.number})"
-            rest = extra if extra is not None else "\n".join(subjects)
-        else:
-            first = title or f"Merge pull request #{pr.number} from {repo.owner}/{pr.head_ref}"
-            rest = extra if extra is not None else pr.title
-        return f"{first}\n\n{rest}\n" if rest else f"{first}\n"
 
     # -- the pull request's conversation -------------------------------------------------
 

@@ -26,11 +26,12 @@ from sandbox.github_http import (
     require_str,
 )
 from sandbox.github_pulls_view import latest_statuses
-from sandbox.github_state import CommitStatus, PushSink, Repository, Store
+from sandbox.github_state import MERGE_METHODS, CommitStatus, PushSink, Repository, Store
 
 STATUS_STATES = ("error", "failure", "pending", "success")
 MAX_STATUS_DESCRIPTION = 140
 REPO = "/repos/{owner}/{repo}"
+REPO_MERGE_FLAGS = ("allow_merge_commit", "allow_squash_merge", "allow_rebase_merge")
 
 
 class ReposApi:
@@ -46,6 +47,7 @@ class ReposApi:
         router.add("GET", "/user", self.get_user)
         router.add("GET", "/users/{login}", self.get_named_user)
         router.add("GET", REPO, self.get_repo)
+        router.add("PATCH", REPO, self.update_repo)
         router.add("GET", REPO + "/branches", self.list_branches)
         router.add("GET", REPO + "/branches/{branch:path}", self.get_branch)
         router.add("GET", REPO + "/commits", self.list_commits)
@@ -91,6 +93,30 @@ class ReposApi:
     def get_repo(self, request: Request, params: dict[str, str]) -> Response:
         """``GET /repos/{owner}/{repo}``."""
         return json_response(js.repository(self.urls, self._repo(params)))
+
+    def update_repo(self, request: Request, params: dict[str, str]) -> Response:
+        """``PATCH /repos/{owner}/{repo}``: ``description`` and the merge methods allowed
+        (``allow_merge_commit``, ``allow_squash_merge``, ``allow_rebase_merge``). Other
+        settings are accepted and ignored; a rename is refused (422)."""
+        repo = self._repo(params)
+        body = request.json()
+        name = optional_str(body, "name", "Repository")
+        if name is not None and name.lower() != repo.name.lower():
+            raise custom_invalid("Repository", "the sandbox cannot rename repositories")
+        description = optional_str(body, "description", "Repository")
+        flags = dict(zip(MERGE_METHODS, REPO_MERGE_FLAGS, strict=True))
+        for field in flags.values():
+            if field in body and not isinstance(body[field], bool):
+                raise invalid("Repository", field)
+        with self.store.lock:
+            if description is not None:
+                repo.description = description
+            repo.merge_methods = tuple(
+                method
+                for method, field in flags.items()
+                if body.get(field, method in repo.merge_methods)
+            )
+            return json_response(js.repository(self.urls, repo))
 
     # -- branches and commits ------------------------------------------------------------
 

@@ -8,7 +8,8 @@ webhook settings, repositories, and the ``git push`` notification its Git hook s
 - ``POST /_sandbox/reset``: no repositories, calls, faults or deliveries; webhook as started.
 - ``GET``/``PUT /_sandbox/webhook`` ``{url, secret}`` (``GET`` never shows the secret).
 - ``GET /_sandbox/deliveries``: webhook deliveries with their HTTP status.
-- ``GET``/``POST /_sandbox/repos`` ``{owner, name, files?, description?}``.
+- ``GET``/``POST /_sandbox/repos`` ``{owner, name, files?, description?, default_branch?,
+  merge_methods?}``.
 - ``POST /_sandbox/git-push`` ``{owner, name, updates: [{ref, before, after}]}``.
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -46,6 +47,8 @@ class Controlled(Protocol):
         name: str,
         files: Mapping[str, str | bytes] | None = None,
         description: str | None = None,
+        default_branch: str = "main",
+        merge_methods: Sequence[str] = ...,
     ) -> Path: ...
 
     def repositories(self) -> list[str]: ...
@@ -202,6 +205,8 @@ def handle_control(
                     str(body.get("name", "")),
                     body.get("files"),
                     body.get("description"),
+                    str(body.get("default_branch") or "main"),
+                    [str(m) for m in body.get("merge_methods") or ("merge", "squash", "rebase")],
                 )
                 return json_response({"clone_url": path.as_uri(), "path": str(path)}, 201)
             if method == "GET":

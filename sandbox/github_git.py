@@ -2,7 +2,8 @@
 
 The sandbox keeps every repository as a real bare repository on disk and changes it only with
 git's plumbing commands (``merge-tree``, ``commit-tree``, ``update-ref``), so that a merged
-pull request is a real merge commit that any git client fetches. No work tree is ever checked
+pull request is real commits (a merge, a squash, or the rebased commits replayed one by one
+with :meth:`GitRepo.replay_tree`) that any git client fetches. No work tree is ever checked
 out; ``update-ref`` runs no hooks, so the sandbox's own writes never look like pushes.
 ``git merge-tree --write-tree`` needs git 2.38 or newer.
 """
@@ -15,7 +16,7 @@ import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ZERO_SHA = "0" * 40
@@ -40,7 +41,8 @@ class GitError(RuntimeError):
 
 @dataclass(frozen=True)
 class Person:
-    """An author or committer: name, email and when (UTC)."""
+    """An author or committer: name, email and when (with the UTC offset git recorded, so a
+    replayed commit keeps its author's time zone)."""
 
     name: str
     email: str
@@ -74,8 +76,18 @@ def is_full_sha(text: str) -> bool:
     return bool(_SHA_RE.match(text))
 
 
-def _utc(iso: str) -> datetime:
-    return datetime.fromisoformat(iso).astimezone(UTC)
+def _when(iso: str) -> datetime:
+    return datetime.fromisoformat(iso)
+
+
+def git_date(when: datetime) -> str:
+    """``when`` in git's raw date format (``<unix seconds> <+hhmm>``), offset kept."""
+    moment = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    offset = moment.utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"{int(moment.timestamp())} {sign}{hours:02d}{rest:02d}"
 
 
 class GitRepo:
@@ -216,6 +228,30 @@ class GitRepo:
         )
         return out.split()[0] if code == 0 else None
 
+    def replay_tree(self, change_base: str, change: str, onto: str) -> str | None:
+        """The tree that applying the change ``change_base`` -> ``change`` (two trees) to the
+        tree ``onto`` gives, as ``git cherry-pick`` computes it: a three-way merge whose merge
+        base is ``change_base``. None on a conflict.
+
+        ``merge-tree --merge-base`` only exists from git 2.40, so the merge base is forced
+        with scratch commits (two sharing one parent that holds ``change_base``). They are
+        unreferenced and dated at a fixed time, so asking again writes nothing new."""
+        root = self._scratch_commit(change_base, [])
+        ours = self._scratch_commit(onto, [root])
+        theirs = self._scratch_commit(change, [root])
+        code, out = self.run(
+            "merge-tree", "--write-tree", "--no-messages", ours, theirs, ok_codes=(0, 1)
+        )
+        return out.split()[0] if code == 0 else None
+
+    def _scratch_commit(self, tree: str, parents: Sequence[str]) -> str:
+        who, when = ("GitHub sandbox", "sandbox@localhost"), "1000000000 +0000"
+        env = {"GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
+        env.update(GIT_AUTHOR_NAME=who[0], GIT_AUTHOR_EMAIL=who[1])
+        env.update(GIT_COMMITTER_NAME=who[0], GIT_COMMITTER_EMAIL=who[1])
+        args = ["commit-tree", tree, *(arg for p in parents for arg in ("-p", p))]
+        return self.run(*args, "-m", "replay scratch", env=env)[1].strip()
+
     def commit_tree(
         self,
         tree: str,
@@ -223,14 +259,18 @@ class GitRepo:
         message: str,
         author: tuple[str, str],
         committer: tuple[str, str],
+        author_date: datetime | None = None,
     ) -> str:
-        """Write a commit object and return its sha (no ref moves)."""
+        """Write a commit object and return its sha (no ref moves). The committer's date is
+        now; the author's too unless ``author_date`` is given (a replayed commit)."""
         env = {
             "GIT_AUTHOR_NAME": author[0],
             "GIT_AUTHOR_EMAIL": author[1],
             "GIT_COMMITTER_NAME": committer[0],
             "GIT_COMMITTER_EMAIL": committer[1],
         }
+        if author_date is not None:
+            env["GIT_AUTHOR_DATE"] = git_date(author_date)
         args = ["commit-tree", tree]
         for parent in parents:
             args.extend(["-p", parent])
@@ -294,7 +334,7 @@ def _parse_commit(out: str) -> CommitInfo:
         sha=sha,
         tree=tree,
         parents=tuple(parents.split()),
-        author=Person(an, ae, _utc(ad)),
-        committer=Person(cn, ce, _utc(cd)),
+        author=Person(an, ae, _when(ad)),
+        committer=Person(cn, ce, _when(cd)),
         message=body.rstrip("\n"),
     )

@@ -127,9 +127,9 @@ def repository(urls: Urls, repo: Repository) -> JSON:
             "triage": True,
             "pull": True,
         },
-        "allow_merge_commit": True,
-        "allow_squash_merge": True,
-        "allow_rebase_merge": False,
+        "allow_merge_commit": "merge" in repo.merge_methods,
+        "allow_squash_merge": "squash" in repo.merge_methods,
+        "allow_rebase_merge": "rebase" in repo.merge_methods,
         "delete_branch_on_merge": False,
     }
 

@@ -1,8 +1,9 @@
 """How the stand-in shows a pull request: its live head/base, its computed mergeability, and
 its JSON as a pull request and as an issue.
 
-GitHub computes ``mergeable`` in the background; here it is computed on every full read with
-``git merge-tree``, which is fast for the repository sizes a sandbox holds.
+GitHub computes ``mergeable`` and ``rebaseable`` in the background; here they are computed on
+every full read with ``git merge-tree`` (``rebaseable`` by a trial replay of the commits that
+writes no ref), which is fast for the repository sizes a sandbox holds.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox import github_json as js
+from sandbox.github_merge import rebase_plan
 from sandbox.github_state import CommitStatus, PullRequest, Repository
 
 
@@ -110,6 +112,9 @@ def pull_json(
     }
     if full:
         mergeable, mergeable_state = mergeability(repo, pr)
+        rebaseable = None
+        if mergeable is not None:
+            rebaseable = mergeable and rebase_plan(repo.git, pr) is not None
         commits = repo.git.log([pr.head_sha], [pr.base_sha])
         merge_base = repo.git.merge_base(pr.base_sha, pr.head_sha)
         files = repo.git.diff(merge_base, pr.head_sha) if merge_base else []
@@ -117,7 +122,7 @@ def pull_json(
             {
                 "merged": pr.merged_at is not None,
                 "mergeable": mergeable,
-                "rebaseable": False,
+                "rebaseable": rebaseable,
                 "mergeable_state": mergeable_state,
                 "merged_by": js.user(urls, pr.merged_by) if pr.merged_by else None,
                 "comments": sum(1 for c in repo.comments if c.number == pr.number),

@@ -19,6 +19,9 @@ from typing import Protocol
 from sandbox.github_git import GitRepo
 from sandbox.github_http import not_found
 
+MERGE_METHODS: tuple[str, ...] = ("merge", "squash", "rebase")
+"""GitHub's merge methods, in the order its merge button lists them."""
+
 _NAME_RE_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
@@ -91,7 +94,8 @@ class PullRequest:
 
 @dataclass
 class Repository:
-    """A repository: its bare Git repository plus GitHub's own records."""
+    """A repository: its bare Git repository plus GitHub's own records. ``merge_methods``
+    are the merge methods its settings allow (``allow_merge_commit`` and so on)."""
 
     id: int
     owner: str
@@ -101,6 +105,7 @@ class Repository:
     description: str | None = None
     default_branch: str = "main"
     pushed_at: float = 0.0
+    merge_methods: tuple[str, ...] = MERGE_METHODS
     pulls: dict[int, PullRequest] = field(default_factory=dict)
     next_number: int = 1
     statuses: list[CommitStatus] = field(default_factory=list)

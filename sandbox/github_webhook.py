@@ -23,14 +23,15 @@ import uuid
 from typing import Any
 
 from sandbox import github_json as js
-from sandbox.github_git import ZERO_SHA, CommitInfo, FileChange
+from sandbox.github_git import ZERO_SHA, CommitInfo, FileChange, Person
 from sandbox.github_state import Repository
 
 log = logging.getLogger("sandbox.github")
 
-MAX_PAYLOAD_COMMITS = 20
+MAX_PAYLOAD_COMMITS = 2048  # webhook deliveries; GitHub's timeline events keep 20
 DELIVERY_TIMEOUT = 10.0
 HOOK_ID = 1
+NOREPLY = "@users.noreply.github.com"
 
 
 def signature_256(secret: str, body: bytes) -> str:
@@ -43,8 +44,19 @@ def signature_1(secret: str, body: bytes) -> str:
     return "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
 
 
+def _git_user(person: Person) -> dict[str, str]:
+    """A payload's author/committer: name and email, plus the GitHub login when the email is
+    a sandbox user's no-reply address (``web-flow`` for GitHub's own)."""
+    data = {"name": person.name, "email": person.email}
+    if person.email == "noreply@github.com":
+        data["username"] = "web-flow"
+    elif person.email.endswith(NOREPLY):
+        data["username"] = person.email[: -len(NOREPLY)].split("+")[-1]
+    return data
+
+
 def _payload_commit(
-    urls: js.Urls, repo: Repository, info: CommitInfo, files: list[FileChange]
+    urls: js.Urls, repo: Repository, info: CommitInfo, files: list[FileChange], distinct: bool
 ) -> dict[str, Any]:
     added = [f.filename for f in files if f.status == "added"]
     removed = [f.filename for f in files if f.status == "removed"]
@@ -52,12 +64,12 @@ def _payload_commit(
     return {
         "id": info.sha,
         "tree_id": info.tree,
-        "distinct": True,
+        "distinct": distinct,
         "message": info.message,
         "timestamp": js.iso(info.committer.date),
         "url": f"{urls.repo_html(repo)}/commit/{info.sha}",
-        "author": {"name": info.author.name, "email": info.author.email},
-        "committer": {"name": info.committer.name, "email": info.committer.email},
+        "author": _git_user(info.author),
+        "committer": _git_user(info.committer),
         "added": added,
         "removed": removed,
         "modified": modified,
@@ -69,21 +81,25 @@ def push_payload(
 ) -> dict[str, Any]:
     """The body of a ``push`` event for ``ref`` moving from ``before`` to ``after``.
 
-    ``commits`` lists what the push brought in, oldest first (at most 20, as GitHub): for a
-    new branch the commits no other branch had, for an update ``before..after``."""
+    ``commits`` lists what the push brought in, oldest first (the newest 2048 at most, as
+    GitHub's webhooks): for a new branch the commits no other branch had, for an update
+    ``before..after``. A commit is ``distinct`` unless another branch already had it (the
+    head branch's own commits, when a pull request is merged with a merge commit)."""
     git = repo.git
     created, deleted = before == ZERO_SHA, after == ZERO_SHA
+    others = [sha for name, sha in git.refs("refs/heads/") if name != ref]
     shas: list[str] = []
+    fresh: set[str] = set()
     if not deleted:
-        if created:
-            others = [sha for name, sha in git.refs("refs/heads/") if name != ref]
-            shas = git.log([after], others, limit=MAX_PAYLOAD_COMMITS)
-        else:
-            shas = git.log([after], [before], limit=MAX_PAYLOAD_COMMITS)
-    commits = [_payload_commit(urls, repo, git.commit(s), git.changes(s)) for s in reversed(shas)]
-    head = None
-    if not deleted:
-        head = _payload_commit(urls, repo, git.commit(after), git.changes(after))
+        known = others if created else [before]
+        shas = git.log([after], known, limit=MAX_PAYLOAD_COMMITS)
+        fresh = set(git.log([after], [before, *others] if not created else others))
+
+    def entry(sha: str) -> dict[str, Any]:
+        return _payload_commit(urls, repo, git.commit(sha), git.changes(sha), sha in fresh)
+
+    commits = [entry(sha) for sha in reversed(shas)]
+    head = None if deleted else entry(after)
     forced = not created and not deleted and not git.is_ancestor(before, after)
     repo_json = js.repository(urls, repo)
     repo_json.update(
