@@ -57,7 +57,7 @@ from bot.notify.triggers_model import Trigger
 from bot.rollback_completion import RollbackCompletionMessenger
 from bot.rollback_threads import RollbackThreads
 from bot.settings import HTTP_MODE, BotSettings, parse_bot_settings
-from bot.socket import SlackConnectionError, start_socket_mode
+from bot.socket import SlackConnectionError, start_socket_mode, stop_socket_mode
 from reconciler.commit_status import start_commit_statuses
 from reconciler.config import Config
 from reconciler.github import GitHubClient
@@ -153,7 +153,8 @@ def _attach_commands(service: Service, settings: BotSettings) -> None:
     closers: list[Callable[[], object]] = []
 
     def connect() -> None:
-        closers.append(start_socket_mode(app, settings).close)
+        handler = start_socket_mode(app, settings)
+        closers.append(lambda: stop_socket_mode(handler))
         log.info("Slack: connected over Socket Mode")
 
     def disconnect() -> None:

@@ -6,7 +6,9 @@ answers the methods kajitori's bot uses with Slack's response shapes and error c
 Slack's Block Kit and text limits, can fail on demand (429 with Retry-After, 5xx, latency),
 records every call, and shows what each channel displays (messages, threads, edits,
 ephemerals, files). In the other direction it sends signed slash commands, button clicks and
-modal submissions to a bot's HTTP endpoint, and serves the response_urls those carry.
+modal submissions to a bot's HTTP endpoint, and serves the response_urls those carry; or, in
+Socket Mode (``app_token=``), hands out WebSocket URLs through ``apps.connections.open`` and
+sends the same requests as envelopes over the app's WebSocket (:attr:`SlackSandbox.socket`).
 
 Typical use::
 
@@ -35,9 +37,10 @@ from sandbox.slack_interactions import BotReply, Interactions
 from sandbox.slack_model import Channel, User, Usergroup
 from sandbox.slack_responses import ResponseHooks
 from sandbox.slack_signing import SignatureMode
+from sandbox.slack_socket_mode import SocketMode, SocketReply
 from sandbox.slack_workspace import Workspace
 
-__all__ = ["BotReply", "SignatureMode", "SlackSandbox"]
+__all__ = ["BotReply", "SignatureMode", "SlackSandbox", "SocketReply"]
 
 METHODS = {**slack_api_chat.METHODS, **slack_api_directory.METHODS, **slack_api_files.METHODS}
 
@@ -47,6 +50,8 @@ class SlackSandbox:
 
     ``bot_url`` (settable later) is the bot's HTTP endpoint that the console's command box and
     buttons drive; the ``send_*``/``click_button`` helpers take the URL explicitly instead.
+    ``app_token`` is the app-level token ``apps.connections.open`` accepts (none: Socket Mode
+    connections are refused with ``invalid_auth``); :attr:`socket` drives a connected app.
     """
 
     def __init__(
@@ -65,13 +70,17 @@ class SlackSandbox:
         app_id: str = "A0KAJITORI",
         bot_url: str | None = None,
         clock: Callable[[], float] = time.time,
+        app_token: str | None = None,
     ) -> None:
         if not signing_secret:
             raise ValueError("signing_secret must not be empty")
         if not bot_token:
             raise ValueError("bot_token must not be empty")
+        if app_token is not None and (not app_token or app_token == bot_token):
+            raise ValueError("app_token must be a non-empty token other than the bot token")
         self.signing_secret = signing_secret
         self.bot_token = bot_token
+        self.app_token = app_token
         self._host = host
         self._port = port
         self.ws = Workspace(
@@ -91,6 +100,7 @@ class SlackSandbox:
         self._interactions = Interactions(
             self.ws, self._hooks, signing_secret, lambda: self.base_url
         )
+        self.socket = SocketMode(self.ws, self._interactions, self._hooks, lambda: self.base_url)
         control = Control(
             self.ws,
             self._calls,
@@ -99,15 +109,18 @@ class SlackSandbox:
             self.reset,
             self._interactions,
             lambda: self.bot_url,
+            self.socket,
         )
         self._app = SlackApplication(
             self.ws,
-            METHODS,
+            {**METHODS, "apps.connections.open": self.socket.open_connection},
             self._faults,
             self._calls,
             self._hooks,
             bot_token=bot_token,
             control=control,
+            app_token=app_token,
+            socket_mode=self.socket,
         )
         self.bot_url = bot_url
         self._server: SlackHTTPServer | None = None
@@ -136,6 +149,7 @@ class SlackSandbox:
         server, self._server = self._server, None
         if server is None:
             return
+        self.socket.stop()
         server.stop()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -256,7 +270,9 @@ class SlackSandbox:
                 self.ws.changed.wait(min(remaining, 0.25))
 
     def reset(self) -> None:
-        """Forget messages, calls, files, faults and response_urls; keep the directory."""
+        """Forget messages, calls, files, faults, response_urls and Socket Mode envelopes;
+        keep the directory and open Socket Mode connections."""
+        self.socket.clear()
         self.ws.clear_activity()
         self._calls.clear()
         self._faults.clear()

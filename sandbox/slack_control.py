@@ -10,7 +10,11 @@
 - ``GET /_sandbox/directory`` — people, channels and user groups;
 - ``POST /_sandbox/command`` ``{"command", "text", "user_id", "channel_id"}`` and
   ``POST /_sandbox/click`` ``{"channel", "ts", "action_id", "user_id"}`` — send a signed slash
-  command / button click to the bot (needs the sandbox's ``bot_url``); the console uses them;
+  command / button click to the bot (over HTTP to the sandbox's ``bot_url``, else over a
+  connected Socket Mode app); the console uses them;
+- ``GET /_sandbox/socket`` — Socket Mode connections, envelopes with their acks, stray
+  messages; ``POST /_sandbox/socket/disconnect`` ``{"reason", "close_after"}`` — send Slack's
+  ``disconnect`` message to the connected app;
 - ``GET /`` — the console (slack_console), a browser view that looks like a channel.
 """
 
@@ -26,6 +30,7 @@ from sandbox.slack_faults import ANY_METHOD, CallLog, Faults
 from sandbox.slack_http import Request, Response, json_response
 from sandbox.slack_interactions import BotReply, Interactions
 from sandbox.slack_responses import ResponseHooks
+from sandbox.slack_socket_mode import SocketMode, SocketReply
 from sandbox.slack_workspace import Workspace
 
 ROUTES = [
@@ -39,6 +44,8 @@ ROUTES = [
     "GET /_sandbox/directory",
     "POST /_sandbox/command",
     "POST /_sandbox/click",
+    "GET /_sandbox/socket",
+    "POST /_sandbox/socket/disconnect",
     "GET / (console)",
 ]
 
@@ -64,8 +71,14 @@ def _str_field(doc: dict[str, Any], name: str, path: str, default: str | None = 
     return value
 
 
-def _reply_doc(reply: BotReply) -> dict[str, Any]:
-    return {"ok": True, "status": reply.status, "body": reply.text, "elapsed": reply.elapsed}
+def _reply_doc(reply: BotReply | SocketReply) -> dict[str, Any]:
+    if isinstance(reply, BotReply):
+        return {"ok": True, "status": reply.status, "body": reply.text, "elapsed": reply.elapsed}
+    if reply.status == "dispatch_failed":
+        return {"ok": False, "error": "dispatch_failed: the app is not connected"}
+    body = json.dumps(reply.payload) if reply.payload else ""
+    status = 200 if reply.acked else 504  # no ack in time: Slack reports a timeout
+    return {"ok": True, "status": status, "body": body, "elapsed": reply.elapsed}
 
 
 def _int_field(doc: dict[str, Any], name: str, default: int | None, path: str) -> int | None:
@@ -87,6 +100,7 @@ class Control:
         reset: Callable[[], None],
         interactions: Interactions,
         bot_url: Callable[[], str | None],
+        socket: SocketMode,
     ) -> None:
         self.ws = ws
         self.calls = calls
@@ -95,6 +109,7 @@ class Control:
         self.reset = reset
         self.interactions = interactions
         self.bot_url = bot_url
+        self.socket = socket
 
     def __call__(self, request: Request) -> Response:
         try:
@@ -125,6 +140,8 @@ class Control:
                 return json_response({"responses": self.hooks.records(request.query.get("id"))})
             if path.startswith("/_sandbox/files/"):
                 return self._file(path.rsplit("/", 1)[-1])
+            if path == "/_sandbox/socket":
+                return json_response(self.socket.view())
         if request.method == "POST":
             if path == "/_sandbox/reset":
                 self.reset()
@@ -137,6 +154,8 @@ class Control:
                 return self._command(request, path)
             if path == "/_sandbox/click":
                 return self._click(request, path)
+            if path == "/_sandbox/socket/disconnect":
+                return self._disconnect(request, path)
         return json_response({"ok": False, "error": f"no route {request.method} {path}"}, 404)
 
     def _directory(self) -> dict[str, Any]:
@@ -155,38 +174,71 @@ class Control:
                 ],
             }
 
-    def _target(self, path: str) -> str:
+    def _target(self, path: str) -> str | None:
+        """The bot's HTTP URL; None to use the connected Socket Mode app instead."""
         url = self.bot_url()
-        if not url:
-            raise ControlError(f"{path}: no bot_url configured on the sandbox")
-        return url
+        if url:
+            return url
+        if self.socket.open_connections():
+            return None
+        raise ControlError(f"{path}: no bot_url configured and no app connected in Socket Mode")
 
     def _command(self, request: Request, path: str) -> Response:
         doc = _json_body(request)
         command = _str_field(doc, "command", path)
-        reply = self.interactions.slash_command(
-            self._target(path),
-            command if command.startswith("/") else "/" + command,
-            _str_field(doc, "text", path, ""),
-            user_id=_str_field(doc, "user_id", path),
-            channel_id=_str_field(doc, "channel_id", path),
-            signature="valid",
-            timeout=10.0,
-        )
+        command = command if command.startswith("/") else "/" + command
+        text = _str_field(doc, "text", path, "")
+        user_id = _str_field(doc, "user_id", path)
+        channel_id = _str_field(doc, "channel_id", path)
+        url = self._target(path)
+        reply: BotReply | SocketReply
+        if url is None:
+            reply = self.socket.send_slash_command(
+                command, text, user_id=user_id, channel_id=channel_id
+            )
+        else:
+            reply = self.interactions.slash_command(
+                url,
+                command,
+                text,
+                user_id=user_id,
+                channel_id=channel_id,
+                signature="valid",
+                timeout=10.0,
+            )
         return json_response(_reply_doc(reply))
 
     def _click(self, request: Request, path: str) -> Response:
         doc = _json_body(request)
-        reply = self.interactions.click_button(
-            self._target(path),
-            _str_field(doc, "channel", path),
-            _str_field(doc, "ts", path),
-            _str_field(doc, "action_id", path),
-            user_id=_str_field(doc, "user_id", path),
-            signature="valid",
-            timeout=10.0,
-        )
+        channel = _str_field(doc, "channel", path)
+        ts = _str_field(doc, "ts", path)
+        action_id = _str_field(doc, "action_id", path)
+        user_id = _str_field(doc, "user_id", path)
+        url = self._target(path)
+        reply: BotReply | SocketReply
+        if url is None:
+            reply = self.socket.click_button(channel, ts, action_id, user_id=user_id)
+        else:
+            reply = self.interactions.click_button(
+                url, channel, ts, action_id, user_id=user_id, signature="valid", timeout=10.0
+            )
         return json_response(_reply_doc(reply))
+
+    def _disconnect(self, request: Request, path: str) -> Response:
+        doc = _json_body(request)
+        reason = _str_field(doc, "reason", path, "refresh_requested")
+        close_after = doc.get("close_after", 2.0)
+        if close_after is not None and (
+            not isinstance(close_after, int | float) or isinstance(close_after, bool)
+        ):
+            raise ControlError(f"{path}: field 'close_after' must be a number or null")
+        try:
+            told = self.socket.disconnect(
+                reason, close_after=None if close_after is None else float(close_after)
+            )
+        except ValueError as err:
+            raise ControlError(f"{path}: {err}") from None
+        return json_response({"ok": True, "connections": told})
 
     def _file(self, file_id: str) -> Response:
         with self.ws.lock:

@@ -5,7 +5,11 @@ Routes:
 - ``/api/<method>`` — the Web API. Arguments come from the query string and the body
   (``application/x-www-form-urlencoded``, ``application/json`` or ``multipart/form-data``, as
   slack_sdk sends them); the token from ``Authorization: Bearer`` or a ``token`` argument
-  (none: ``not_authed``; wrong: ``invalid_auth``). Unknown methods: ``unknown_method``.
+  (none: ``not_authed``; wrong: ``invalid_auth``). Unknown methods: ``unknown_method``. The
+  bot token calls the bot's methods; the app-level token (``xapp-…``) only
+  ``apps.connections.open``, and only from the Authorization header; either token on the
+  other's methods is ``not_allowed_token_type``.
+- ``/link/?ticket=…`` — Socket Mode's WebSocket (slack_socket_hub), handed the connection.
 - ``/upload/v1/<file id>`` — receives the bytes of an external upload.
 - ``/hooks/<kind>/<id>`` — response_urls (slack_responses).
 - ``/_sandbox/...`` — the control API (slack_control).
@@ -33,11 +37,14 @@ from sandbox.slack_api_base import Method, MethodContext
 from sandbox.slack_errors import SlackAPIError
 from sandbox.slack_faults import CallLog, Faults
 from sandbox.slack_responses import ResponseHooks
+from sandbox.slack_socket_hub import LINK_PATH, SocketModeHub
 from sandbox.slack_workspace import Workspace
 
 log = logging.getLogger("sandbox.slack")
 
 MAX_BODY = 64 * 1024 * 1024
+# Methods Slack lets only an app-level token call (Authorization header only).
+APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 
 
 @dataclass
@@ -126,6 +133,8 @@ class SlackApplication:
         *,
         bot_token: str,
         control: Callable[[Request], Response],
+        app_token: str | None = None,
+        socket_mode: SocketModeHub | None = None,
     ) -> None:
         self.ws = ws
         self.methods = methods
@@ -133,7 +142,9 @@ class SlackApplication:
         self.calls = calls
         self.hooks = hooks
         self.bot_token = bot_token
+        self.app_token = app_token
         self.control = control
+        self.socket_mode = socket_mode
         self.base_url = ""
 
     def handle(self, request: Request) -> Response:
@@ -168,16 +179,20 @@ class SlackApplication:
         try:
             args = call_arguments(request)
             token = args.pop("token", None)
+            if method in APP_TOKEN_METHODS:
+                token = None  # Slack takes the app-level token from the header only
             auth = request.headers.get("authorization", "")
             if auth.lower().startswith("bearer "):
                 token = auth[len("bearer ") :].strip()
             if not token:
                 raise SlackAPIError("not_authed")
-            if token != self.bot_token:
+            if token not in (self.bot_token, self.app_token):
                 raise SlackAPIError("invalid_auth")
             handler = self.methods.get(method)
             if handler is None:
                 raise SlackAPIError("unknown_method")
+            if (method in APP_TOKEN_METHODS) != (token == self.app_token):
+                raise SlackAPIError("not_allowed_token_type")
         except SlackAPIError as err:
             return self._answer(method, args, err.http_status, err.body())
         delay = self.faults.latency(method)
@@ -248,6 +263,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         split = urlsplit(self.path)
+        socket_mode = self.server.app.socket_mode
+        if split.path == LINK_PATH and socket_mode is not None:
+            self.close_connection = True  # the connection is the WebSocket's from here on
+            try:
+                socket_mode.serve(
+                    self.command,
+                    dict(parse_qsl(split.query, keep_blank_values=True)),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    self.connection,
+                    self.rfile.read,
+                )
+            except OSError as err:
+                log.debug("Socket Mode connection ended: %s", err)
+            return
         try:
             body = self._read_body()
         except ValueError as err:

@@ -16,17 +16,18 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from sandbox.slack_errors import SlackAPIError
 from sandbox.slack_model import Channel, User
-from sandbox.slack_responses import ResponseHooks
+from sandbox.slack_responses import Hook, ResponseHooks
 from sandbox.slack_signing import (
     SignatureMode,
     block_actions_payload,
     button_action,
     interactive_form,
     signed_headers,
-    slash_command_form,
+    slash_command_fields,
     view_submission_payload,
 )
 from sandbox.slack_workspace import Workspace
@@ -116,6 +117,28 @@ class Interactions:
         headers = signed_headers(self.signing_secret, body, self.ws.clock(), signature)
         return deliver(url, body, headers, timeout)
 
+    def slash_command_payload(
+        self, command: str, text: str, *, user_id: str, channel_id: str
+    ) -> tuple[Hook, dict[str, str]]:
+        """A slash command's fields (with a new response_url) and the response_url's hook."""
+        user = self._user(user_id)
+        channel = self._channel(channel_id)
+        hook = self.hooks.create("commands", channel.id, user.id)
+        fields = slash_command_fields(
+            command=command,
+            text=text,
+            user_id=user.id,
+            user_name=user.name,
+            channel_id=channel.id,
+            channel_name=channel.name,
+            team_id=self.ws.team_id,
+            team_domain=self.ws.team_domain,
+            api_app_id=self.ws.app_id,
+            response_url=self.base_url() + self.hooks.path(hook),
+            trigger_id=self._trigger_id(),
+        )
+        return hook, fields
+
     def slash_command(
         self,
         bot_url: str,
@@ -128,41 +151,20 @@ class Interactions:
         timeout: float,
     ) -> BotReply:
         """Send a signed slash command; show its immediate answer as Slack does."""
-        user = self._user(user_id)
-        channel = self._channel(channel_id)
-        hook = self.hooks.create("commands", channel.id, user.id)
-        response_url = self.base_url() + self.hooks.path(hook)
-        body = slash_command_form(
-            command=command,
-            text=text,
-            user_id=user.id,
-            user_name=user.name,
-            channel_id=channel.id,
-            channel_name=channel.name,
-            team_id=self.ws.team_id,
-            team_domain=self.ws.team_domain,
-            api_app_id=self.ws.app_id,
-            response_url=response_url,
-            trigger_id=self._trigger_id(),
+        hook, fields = self.slash_command_payload(
+            command, text, user_id=user_id, channel_id=channel_id
         )
-        reply = self._send(bot_url, body, signature, timeout)
-        reply.response_url = response_url
+        reply = self._send(bot_url, urlencode(fields).encode(), signature, timeout)
+        reply.response_url = fields["response_url"]
         if reply.status == 200:
             self.hooks.apply_ack(hook, reply.body, reply.headers.get("content-type", ""))
         return reply
 
-    def click_button(
-        self,
-        bot_url: str,
-        channel_id: str,
-        ts: str,
-        action_id: str,
-        *,
-        user_id: str,
-        signature: SignatureMode,
-        timeout: float,
-    ) -> BotReply:
-        """Send a signed block_actions click on a button of a stored message or ephemeral."""
+    def click_payload(
+        self, channel_id: str, ts: str, action_id: str, *, user_id: str
+    ) -> dict[str, Any]:
+        """The block_actions payload of a click on button ``action_id`` of a stored message
+        or ephemeral, with a new response_url."""
         user = self._user(user_id)
         channel = self._channel(channel_id)
         with self.ws.lock:
@@ -182,8 +184,7 @@ class Interactions:
         hook = self.hooks.create(
             "actions", channel.id, user.id, source_ts=ts, source_ephemeral=ephemeral is not None
         )
-        response_url = self.base_url() + self.hooks.path(hook)
-        payload = block_actions_payload(
+        return block_actions_payload(
             user=self._user_ref(user),
             team={"id": self.ws.team_id, "domain": self.ws.team_domain},
             channel={"id": channel.id, "name": channel.name},
@@ -195,27 +196,33 @@ class Interactions:
             },
             message=message,
             actions=[button_action(element, block_id, action_ts)],
-            response_url=response_url,
+            response_url=self.base_url() + self.hooks.path(hook),
             trigger_id=self._trigger_id(),
             api_app_id=self.ws.app_id,
         )
-        reply = self._send(bot_url, interactive_form(payload), signature, timeout)
-        reply.response_url = response_url
-        return reply
 
-    def block_action(
+    def click_button(
         self,
         bot_url: str,
-        payload: Mapping[str, Any],
+        channel_id: str,
+        ts: str,
+        action_id: str,
         *,
+        user_id: str,
         signature: SignatureMode,
         timeout: float,
     ) -> BotReply:
-        """Send a caller-built block_actions payload; a response_url is added if missing."""
+        """Send a signed block_actions click on a button of a stored message or ephemeral."""
+        payload = self.click_payload(channel_id, ts, action_id, user_id=user_id)
+        reply = self._send(bot_url, interactive_form(payload), signature, timeout)
+        reply.response_url = payload["response_url"]
+        return reply
+
+    def block_action_payload(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """A caller-built block_actions payload, with a response_url added if missing."""
         doc = dict(payload)
         doc.setdefault("type", "block_actions")
-        response_url = doc.get("response_url")
-        if not response_url:
+        if not doc.get("response_url"):
             container = doc.get("container") or {}
             channel_id = str(container.get("channel_id") or (doc.get("channel") or {}).get("id"))
             user_id = str((doc.get("user") or {}).get("id"))
@@ -226,11 +233,34 @@ class Interactions:
                 source_ts=container.get("message_ts"),
                 source_ephemeral=bool(container.get("is_ephemeral")),
             )
-            response_url = self.base_url() + self.hooks.path(hook)
-            doc["response_url"] = response_url
+            doc["response_url"] = self.base_url() + self.hooks.path(hook)
+        return doc
+
+    def block_action(
+        self,
+        bot_url: str,
+        payload: Mapping[str, Any],
+        *,
+        signature: SignatureMode,
+        timeout: float,
+    ) -> BotReply:
+        """Send a caller-built block_actions payload; a response_url is added if missing."""
+        doc = self.block_action_payload(payload)
         reply = self._send(bot_url, interactive_form(doc), signature, timeout)
-        reply.response_url = str(response_url)
+        reply.response_url = str(doc["response_url"])
         return reply
+
+    def view_payload(self, view: Mapping[str, Any], *, user_id: str) -> dict[str, Any]:
+        """The view_submission payload of ``view`` submitted by ``user_id``."""
+        user = self._user(user_id)
+        return view_submission_payload(
+            user=self._user_ref(user),
+            team={"id": self.ws.team_id, "domain": self.ws.team_domain},
+            view={"id": self.ws.new_id("V"), "team_id": self.ws.team_id, **dict(view)},
+            trigger_id=self._trigger_id(),
+            api_app_id=self.ws.app_id,
+            response_urls=[],
+        )
 
     def view_submission(
         self,
@@ -242,15 +272,7 @@ class Interactions:
         timeout: float,
     ) -> BotReply:
         """Send a signed view_submission of ``view`` by ``user_id``."""
-        user = self._user(user_id)
-        payload = view_submission_payload(
-            user=self._user_ref(user),
-            team={"id": self.ws.team_id, "domain": self.ws.team_domain},
-            view={"id": self.ws.new_id("V"), "team_id": self.ws.team_id, **dict(view)},
-            trigger_id=self._trigger_id(),
-            api_app_id=self.ws.app_id,
-            response_urls=[],
-        )
+        payload = self.view_payload(view, user_id=user_id)
         return self._send(bot_url, interactive_form(payload), signature, timeout)
 
     def _user_ref(self, user: User) -> dict[str, Any]:

@@ -47,7 +47,13 @@ def signed_headers(
     return headers
 
 
-def slash_command_form(
+def slash_command_form(**fields: str) -> bytes:
+    """The form body Slack posts for a slash command (the fields of
+    :func:`slash_command_fields`)."""
+    return urlencode(slash_command_fields(**fields)).encode()
+
+
+def slash_command_fields(
     *,
     command: str,
     text: str,
@@ -60,9 +66,10 @@ def slash_command_form(
     api_app_id: str,
     response_url: str,
     trigger_id: str,
-) -> bytes:
-    """The form body Slack posts for a slash command."""
-    fields = {
+) -> dict[str, str]:
+    """The fields of a slash command as Slack sends them: form-encoded to a Request URL, a
+    JSON object of strings as a Socket Mode envelope's payload."""
+    return {
         "token": VERIFICATION_TOKEN,
         "team_id": team_id,
         "team_domain": team_domain,
@@ -77,7 +84,6 @@ def slash_command_form(
         "response_url": response_url,
         "trigger_id": trigger_id,
     }
-    return urlencode(fields).encode()
 
 
 def interactive_form(payload: Mapping[str, Any]) -> bytes:

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+
 from bot.app import SLACK_EVENTS_PATH, create_app, shutdown, wsgi_app
 from bot.settings import (
     BotSettings,
@@ -19,9 +21,10 @@ from bot.settings import (
     RbacSettings,
     SlackSettings,
 )
+from bot.socket import start_socket_mode, stop_socket_mode
 from reconciler.http import HttpApi, HttpServer
 from reconciler.settings import Secret
-from sandbox.slack import BotReply, SlackSandbox
+from sandbox.slack import BotReply, SlackSandbox, SocketReply
 from tests.integration.bot_fakes import FakeController
 
 SECRET = "bot-test-signing-secret"
@@ -146,3 +149,83 @@ def rendered(doc: Mapping[str, Any] | None) -> str:
 def thread_of(message: Mapping[str, Any]) -> list[str]:
     """The rendered replies in a message's thread."""
     return [rendered(r) for r in message.get("replies") or []]
+
+
+APP_TOKEN = "xapp-1-A0KAJITORI-bot-test"
+
+
+def socket_settings(rbac: RbacSettings = RBAC, *, app_token: str = APP_TOKEN) -> BotSettings:
+    """Socket Mode settings for the sandbox (its bot token and ``app_token``)."""
+    return BotSettings(
+        slack=SlackSettings(
+            mode="socket",
+            bot_token=Secret("xoxb-sandbox"),
+            app_token=Secret(app_token),
+        ),
+        rbac=rbac,
+    )
+
+
+class SocketBotUnderTest:
+    """``create_app`` connected to ``slack`` over Socket Mode by ``bot.socket``'s
+    ``start_socket_mode`` (slack_bolt's SocketModeHandler over slack_sdk's built-in client);
+    the sandbox needs ``app_token=APP_TOKEN``. Commands and clicks go over the WebSocket."""
+
+    def __init__(
+        self,
+        slack: SlackSandbox,
+        controller: FakeController,
+        settings: BotSettings | None = None,
+        *,
+        workers: int = 8,
+        max_pending: int = 256,
+    ) -> None:
+        self.slack = slack
+        self.controller = controller
+        self.settings = settings or socket_settings()
+        self.app = create_app(
+            self.settings,
+            controller,
+            api_url=slack.url,
+            workers=workers,
+            max_pending=max_pending,
+        )
+        self.handler: SocketModeHandler | None = None
+
+    def __enter__(self) -> SocketBotUnderTest:
+        self.handler = start_socket_mode(self.app, self.settings)
+        self.connection = self.slack.socket.wait_connected()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.handler is not None:
+            stop_socket_mode(self.handler)
+        shutdown(self.app)
+
+    def command(self, command: str, text: str = "", **kwargs: Any) -> SocketReply:
+        reply = self.slack.socket.send_slash_command(command, text, **kwargs)
+        assert reply.on_time, reply
+        return reply
+
+    def click(self, channel: str, ts: str, action_id: str, **kwargs: Any) -> SocketReply:
+        reply = self.slack.socket.click_button(channel, ts, action_id, **kwargs)
+        assert reply.on_time, reply
+        return reply
+
+    def answers(self, reply: SocketReply, count: int = 1, timeout: float = 5.0) -> list[str]:
+        """The texts the bot posted to the reply's response_url, once there are ``count``."""
+        self.slack.wait_until(
+            lambda: len(self.slack.responses(reply.response_url)) >= count,
+            timeout=timeout,
+            what=f"{count} answer(s) to the command",
+        )
+        return [rendered(r["body"]) for r in self.slack.responses(reply.response_url)]
+
+    def messages(self, channel: str = "C0DEPLOYS") -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.slack.messages(channel)["messages"]
+        return found
+
+    def wait_messages(self, channel: str, count: int, timeout: float = 5.0) -> None:
+        self.slack.wait_until(
+            lambda: len(self.messages(channel)) >= count, timeout=timeout, what="messages"
+        )

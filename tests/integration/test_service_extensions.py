@@ -1,7 +1,8 @@
 """Service extensions: ``attach_extensions`` imports them by name, ``on_start``/``on_stop``
 join them to the service's lifecycle, and ``bot.extension`` plugs Slack (HTTP mode mounted on
-the service's port, notifications on the bus) and GitHub commit statuses into a service built
-against the Kubernetes emulator, with the Slack stand-in as Slack."""
+the service's port or Socket Mode connected while the service runs, notifications on the bus)
+and GitHub commit statuses into a service built against the Kubernetes emulator, with the
+Slack stand-in as Slack."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from sandbox.slack import SlackSandbox
 
 SIGNING = "extension-test-signing-secret"
 TOKEN = "xoxb-extension-test"
+APP_TOKEN = "xapp-1-extension-test"
 ENV = {"T_SLACK_TOKEN": TOKEN, "T_SLACK_SIGNING": SIGNING, "T_GH_TOKEN": "ghp-ext-test"}
 HERE = "tests.integration.test_service_extensions"
 
@@ -39,13 +41,13 @@ def settings_yaml(tmp_path: Path, extra: str = "") -> str:
     )
 
 
-def slack_yaml(slack: SlackSandbox, mode: str = "http") -> str:
+def slack_yaml(slack: SlackSandbox, mode: str = "http", app_token: str = APP_TOKEN) -> str:
     return (
         "slack:\n"
         f"  mode: {mode}\n"
         "  botToken: {env: T_SLACK_TOKEN}\n"
         "  signingSecret: {env: T_SLACK_SIGNING}\n"
-        "  appToken: xapp-1-extension-test\n"
+        f"  appToken: {app_token}\n"
         f"  apiUrl: {slack.url}\n"
     )
 
@@ -56,7 +58,7 @@ def config_of(tmp_path: Path, extra: str = "") -> Config:
 
 @pytest.fixture
 def slack() -> Iterator[SlackSandbox]:
-    with SlackSandbox(signing_secret=SIGNING, bot_token=TOKEN) as sandbox:
+    with SlackSandbox(signing_secret=SIGNING, bot_token=TOKEN, app_token=APP_TOKEN) as sandbox:
         yield sandbox
 
 
@@ -214,16 +216,41 @@ def test_a_token_slack_refuses_stops_start_up(
     assert "xoxb-wrong-token" not in str(info.value)
 
 
-def test_socket_mode_that_cannot_connect_fails_start(
+def test_slack_in_socket_mode_connects_at_start_and_answers(
     tmp_path: Path, built: Any, slack: SlackSandbox
 ) -> None:
-    # The stand-in has no Socket Mode (apps.connections.open is an unknown method there).
     config = config_of(tmp_path, slack_yaml(slack, mode="socket"))
     service = built(config)
     attach_extensions(service, config, env={})
-    with pytest.raises(SlackConnectionError, match="Socket Mode"):
+    assert slack.socket.connections() == []  # nothing connects before the service starts
+    service.start()
+    link = slack.socket.wait_connected(timeout=1)  # connected by the time start() returned
+    assert status_of(service.url + "/slack/events") == 404  # no inbound endpoint
+    reply = slack.socket.send_slash_command("/gitops", "help")
+    assert reply.on_time
+    slack.wait_until(lambda: bool(slack.responses(reply.response_url)), what="the help text")
+    answer = json.dumps(slack.responses(reply.response_url)[0]["body"])
+    assert "/sync" in answer and "/rollback" in answer
+    assert [c["method"] for c in slack.calls()][:2] == ["auth.test", "apps.connections.open"]
+    service.stop()
+    slack.wait_until(
+        lambda: slack.socket.connections()[0]["state"] == "closed", what="the bot to hang up"
+    )
+    assert slack.socket.connections()[0]["id"] == link
+
+
+def test_socket_mode_that_cannot_connect_fails_start(
+    tmp_path: Path, built: Any, slack: SlackSandbox
+) -> None:
+    wrong = "xapp-1-not-the-app-token"
+    config = config_of(tmp_path, slack_yaml(slack, mode="socket", app_token=wrong))
+    service = built(config)
+    attach_extensions(service, config, env={})
+    with pytest.raises(SlackConnectionError, match="Socket Mode") as info:
         service.start()
     assert not service.started
+    assert str(info.value).endswith("invalid_auth") and wrong not in str(info.value)
+    assert slack.socket.connections() == []
 
 
 def test_bad_notification_settings_name_the_field(
