@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
 
+from reconciler.errors import KajitoriError
 from reconciler.github_settings import is_full_name
 
 _SCP = re.compile(r"^(?:[^@/\s]+@)?([^:/\s]+):(?!//)(.+)$")
@@ -102,3 +103,26 @@ def _shown(url: str) -> str:
         if "@" in parts.netloc:
             return text.replace(parts.netloc, parts.netloc.rpartition("@")[2], 1)
     return text
+
+
+def web_url(base_url: str, repo: str) -> str:
+    """The web page of ``repo`` on the GitHub whose API is ``base_url``, for links ("" when
+    it cannot be told)."""
+    parts = urlsplit(base_url)
+    if (parts.hostname or "").lower() == "api.github.com":
+        return f"https://github.com/{repo}"
+    if parts.path.rstrip("/").endswith("/api/v3"):
+        return f"{base_url.rstrip('/').removesuffix('/api/v3')}/{repo}"
+    return ""
+
+
+def clone_url(base_url: str, repository_map: Mapping[str, str], repo: str) -> str:
+    """Where to fetch ``repo`` from: a ``repositoryMap`` entry naming it (local mirrors, the
+    sandbox), else the GitHub host's HTTPS URL. KajitoriError when neither is known."""
+    for url, name in repository_map.items():
+        if name == repo:
+            return url
+    web = web_url(base_url, repo)
+    if not web:
+        raise KajitoriError(f"cannot tell where to clone {repo} from; map it in repositoryMap")
+    return web + ".git"

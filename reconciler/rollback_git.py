@@ -28,7 +28,6 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Final
-from urllib.parse import urlsplit
 
 from reconciler.app_commits import AppCommit, app_revert_target, find_app_commits
 from reconciler.controller_api import OperationRefused
@@ -36,6 +35,7 @@ from reconciler.errors import KajitoriError
 from reconciler.event_types import Event
 from reconciler.github import GitHubClient, GitHubError
 from reconciler.github_settings import GitHubSettings
+from reconciler.github_urls import clone_url, web_url
 from reconciler.model import Application
 from reconciler.revert_text import RevertRequest, revert_body, revert_title
 from reconciler.rollback_record import (
@@ -184,7 +184,7 @@ class RollbackGit:
         body = revert_body(
             request,
             result.reverted_commits,
-            web_url=self._web_url(repo),
+            web_url=web_url(self.settings.base_url, repo),
             strategy=result.strategy,
         )
         try:
@@ -233,7 +233,7 @@ class RollbackGit:
             )
             return None
         try:
-            url = self._clone_url(app_repo)
+            url = clone_url(self.settings.base_url, self.settings.repository_map, app_repo)
             branch = f"{manifest.branch}-app"
             app_base = client.default_branch(app_repo)
             result = prepare_revert_branch(
@@ -255,7 +255,7 @@ class RollbackGit:
             body = revert_body(
                 app_request,
                 result.reverted_commits,
-                web_url=self._web_url(app_repo),
+                web_url=web_url(self.settings.base_url, app_repo),
                 related_url=record.manifest_pr.url,
                 strategy=result.strategy,
             )
@@ -356,30 +356,6 @@ class RollbackGit:
             )
         )
         return True
-
-    # -- URLs ------------------------------------------------------------------------------
-
-    def _web_url(self, repo: str) -> str:
-        """The repository's web page for commit links ("" when unknown)."""
-        parts = urlsplit(self.settings.base_url)
-        host = (parts.hostname or "").lower()
-        if host == "api.github.com":
-            return f"https://github.com/{repo}"
-        if parts.path.rstrip("/").endswith("/api/v3"):
-            root = self.settings.base_url.rstrip("/").removesuffix("/api/v3")
-            return f"{root}/{repo}"
-        return ""
-
-    def _clone_url(self, repo: str) -> str:
-        """Where to fetch ``repo`` from: a ``repositoryMap`` entry naming it (local mirrors,
-        the sandbox), else the GitHub host's HTTPS URL."""
-        for url, name in self.settings.repository_map.items():
-            if name == repo:
-                return url
-        web = self._web_url(repo)
-        if not web:
-            raise KajitoriError(f"cannot tell where to clone {repo} from; map it in repositoryMap")
-        return web + ".git"
 
 
 def _base_branch(target_revision: str) -> str | None:
