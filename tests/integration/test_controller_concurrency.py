@@ -50,7 +50,7 @@ def test_three_apps_do_not_block_each_other_when_one_hook_hangs(
             message = str((harness.controller.operation("stuck") or {}).get("message"))
             return message == "waiting for completion of hook batch/Job/migrate"
 
-        harness.wait(hanging, timeout=5, what="the stuck app's hook to run")
+        harness.wait(hanging, timeout=20, what="the stuck app's hook to run")
         revision = remote.commit(
             {
                 "blue/app.yaml": [configmap("b"), deployment("blue")],
@@ -61,7 +61,7 @@ def test_three_apps_do_not_block_each_other_when_one_hook_hangs(
         harness.controller.refresh("blue")
         harness.controller.refresh("green")
         for name in ("blue", "green"):
-            harness.wait_phase(name, "Succeeded", revision=revision, timeout=10)
+            harness.wait_phase(name, "Succeeded", revision=revision, timeout=30)
             harness.wait_synced(name, revision)
         assert hanging() and harness.phase("stuck") == "Running"
         with pytest.raises(OperationRefused, match="already running"):
