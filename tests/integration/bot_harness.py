@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.socket_mode.websocket_client import SocketModeHandler
 
 from bot.app import SLACK_EVENTS_PATH, create_app, shutdown, wsgi_app
 from bot.settings import (
@@ -168,8 +168,9 @@ def socket_settings(rbac: RbacSettings = RBAC, *, app_token: str = APP_TOKEN) ->
 
 class SocketBotUnderTest:
     """``create_app`` connected to ``slack`` over Socket Mode by ``bot.socket``'s
-    ``start_socket_mode`` (slack_bolt's SocketModeHandler over slack_sdk's built-in client);
-    the sandbox needs ``app_token=APP_TOKEN``. Commands and clicks go over the WebSocket."""
+    ``start_socket_mode`` (slack_bolt's SocketModeHandler over slack_sdk's websocket-client
+    adapter); the sandbox needs ``app_token=APP_TOKEN``. Commands and clicks go over the
+    WebSocket."""
 
     def __init__(
         self,

@@ -1,18 +1,21 @@
 """The bot in Socket Mode: ``bot.socket.start_socket_mode`` (slack_bolt's SocketModeHandler
-over slack_sdk's built-in client) connected to the Slack stand-in's WebSocket. Commands and
-clicks arrive as envelopes and are acknowledged on the socket; the work they start posts to
-the channel through the Web API as in HTTP mode."""
+over slack_sdk's websocket-client adapter) connected to the Slack stand-in's WebSocket.
+Commands and clicks arrive as envelopes and are acknowledged on the socket; the work they
+start posts to the channel through the Web API as in HTTP mode. Refreshes, closes and
+dropped streams are followed by a new connection, and stopping hangs up and ends the
+client's threads."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from bot.app import create_app, shutdown
 from bot.blocks import ROLLBACK_CANCEL_ACTION, ROLLBACK_CONFIRM_ACTION
-from bot.socket import SlackConnectionError, start_socket_mode
+from bot.socket import SlackConnectionError, start_socket_mode, stop_socket_mode
 from sandbox.slack import SlackSandbox
 from tests.integration.bot_fakes import (
     REV_HEAD,
@@ -58,16 +61,28 @@ def synced(bot: SocketBotUnderTest) -> int:
     return sum("synced to" in rendered(m) for m in bot.messages())
 
 
+def client_threads() -> set[threading.Thread]:
+    """The live threads of slack_sdk's websocket-client adapter: its interval runners (the
+    reader, the monitor, the message processor), websocket-client's ping threads and the
+    listener pool."""
+    return {
+        thread
+        for thread in threading.enumerate()
+        if thread.name.endswith(("(_run)", "(_send_ping)"))
+        or thread.name.startswith("ThreadPoolExecutor")
+    }
+
+
 def test_the_bot_connects_with_the_app_token_and_is_greeted(
     bot: SocketBotUnderTest, slack: SlackSandbox
 ) -> None:
     opened = slack.calls("apps.connections.open")
-    assert [(c["ok"], c["error"]) for c in opened] == [(True, None)]
+    # slack_sdk's monitor may fetch a second URL before the first is used; one link opens.
+    assert opened and all((c["ok"], c["error"]) == (True, None) for c in opened)
     (link,) = slack.socket.connections()
     assert link["state"] == "open" and link["id"] == bot.connection
-    slack.wait_until(lambda: slack.socket.connections()[0]["pings_received"] >= 1, what="a ping")
     (round_trip,) = slack.socket.ping().values()
-    assert round_trip is not None  # the client answers the stand-in's pings too
+    assert round_trip is not None  # the client answers the stand-in's pings
 
 
 def test_help_is_acked_on_the_socket_and_answered_on_the_response_url(
@@ -134,16 +149,31 @@ def test_after_a_refresh_the_bot_reconnects_and_keeps_working(
     first = bot.connection
     assert slack.socket.disconnect("refresh_requested", close_after=5.0) == [first]
     second = slack.socket.wait_connected(newer_than=first)
-    # The client opened a new connection with a new ticket, then dropped the old one itself.
-    slack.wait_until(
-        lambda: slack.socket.connections()[0]["state"] == "closed", timeout=5, what="old link"
-    )
+    # The client fetched a new URL and hung up the old connection itself, with a close frame,
+    # well before the stand-in would have closed it (5 s).
     old = slack.socket.connections()[0]
-    assert old["disconnect_reason"] == "refresh_requested" and old["closed_by"] == "network"
-    assert [c["ok"] for c in slack.calls("apps.connections.open")] == [True, True]
+    assert old["state"] == "closed" and old["disconnect_reason"] == "refresh_requested"
+    assert (old["closed_by"], old["close_code"]) == ("app", 1000)
+    opened = slack.calls("apps.connections.open")
+    assert len(opened) >= 2 and all(c["ok"] for c in opened)
     reply = bot.command("/gitops", "help", user_id="U0BOB")
     assert "/sync" in bot.answers(reply)[0]
     assert slack.socket.envelopes()[-1]["link"] == second
+
+
+def test_a_command_right_after_a_refresh_is_acked_at_once(
+    bot: SocketBotUnderTest, slack: SlackSandbox
+) -> None:
+    # Slack keeps the old connection open for a while after asking for a refresh; an
+    # envelope on the new connection must not wait for the old one to end (3 s deadline).
+    first = bot.connection
+    slack.socket.disconnect("refresh_requested", close_after=5.0)
+    second = slack.socket.wait_connected(newer_than=first)
+    reply = slack.socket.send_slash_command("/gitops", "help", user_id="U0BOB")
+    assert reply.status == "acked" and reply.elapsed is not None
+    assert reply.elapsed < 1.0, reply
+    assert slack.socket.envelopes()[-1]["link"] == second
+    assert "/sync" in bot.answers(reply)[0]
 
 
 @pytest.mark.parametrize("reason", ["warning", "link_disabled"])
@@ -157,6 +187,44 @@ def test_other_disconnect_reasons_reconnect_too(
     )
     reply = bot.command("/gitops", "apps", user_id="U0BOB")
     assert "app0" in bot.answers(reply)[0]
+
+
+@pytest.mark.parametrize("abrupt", [False, True], ids=["close-frame", "dropped-stream"])
+def test_the_bot_reconnects_when_slack_closes_the_socket(
+    bot: SocketBotUnderTest, slack: SlackSandbox, abrupt: bool
+) -> None:
+    # No disconnect message first: the client notices the close (or the end of the TCP
+    # stream) and connects again, instead of waiting for a health check.
+    assert slack.socket.close_connections(abrupt=abrupt) == 1
+    second = slack.socket.wait_connected(timeout=3, newer_than=bot.connection)
+    reply = bot.command("/gitops", "apps", user_id="U0BOB")
+    assert "app0" in bot.answers(reply)[0]
+    assert slack.socket.envelopes()[-1]["link"] == second
+
+
+def test_stopping_right_after_a_refresh_hangs_up_and_ends_the_client_threads(
+    slack: SlackSandbox,
+) -> None:
+    before = client_threads()
+    settings = socket_settings()
+    app = create_app(settings, FakeController(APPS), api_url=slack.url)
+    try:
+        handler = start_socket_mode(app, settings)
+        first = slack.socket.wait_connected(timeout=1)
+        assert client_threads() - before  # the client reads and processes on threads
+        slack.socket.disconnect("refresh_requested", close_after=5.0)
+        second = slack.socket.wait_connected(newer_than=first)
+        started = time.monotonic()
+        stop_socket_mode(handler)
+        took = time.monotonic() - started
+    finally:
+        shutdown(app)
+    # Within the service's stop budget (20 s) with room to spare: no 10 s wait for a reader.
+    assert took < 5, took
+    link = next(c for c in slack.socket.connections() if c["id"] == second)
+    assert (link["state"], link["closed_by"], link["close_code"]) == ("closed", "app", 1000)
+    assert client_threads() - before == set()
+    assert len(slack.socket.connections()) == 2  # no reconnect after the stop
 
 
 def test_acks_stay_far_under_three_seconds_while_syncs_block(
@@ -186,18 +254,24 @@ def test_acks_stay_far_under_three_seconds_while_syncs_block(
 
 def test_a_websocket_that_cannot_be_opened_fails_the_start(slack: SlackSandbox) -> None:
     slack.socket.refuse_connections(503)
+    before = client_threads()
     settings = socket_settings()
     app = create_app(settings, FakeController(APPS), api_url=slack.url)
     try:
-        with pytest.raises(SlackConnectionError, match="WebSocket"):
+        with pytest.raises(SlackConnectionError, match=r"WebSocket.*HTTP 503") as caught:
             start_socket_mode(app, settings)
     finally:
         shutdown(app)
-    # Slack handed out URLs (the client's own monitor may have retried once before the
-    # handler was closed), but no WebSocket was ever opened.
+    assert "xapp-" not in str(caught.value) and "/link/" not in str(caught.value)
+    # Slack handed out URLs (the client's own monitor may have fetched another before the
+    # handler was closed), but no WebSocket was ever opened, and nothing keeps retrying.
     opened = slack.calls("apps.connections.open")
     assert opened and all(c["ok"] for c in opened)
     assert slack.socket.connections() == []
+    assert client_threads() - before == set()
+    calls = len(opened)
+    time.sleep(1.0)  # the client's reconnect loop would fetch a URL every 0.5 s
+    assert len(slack.calls("apps.connections.open")) == calls
 
 
 def test_a_bot_token_given_as_the_app_token_is_refused(slack: SlackSandbox) -> None:
