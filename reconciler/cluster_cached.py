@@ -12,9 +12,10 @@ per app per refresh. ``CachedReads`` is the ``ClusterProtocol`` the refresher us
   Kinds kajitori itself creates are watched after the refresh that first sees them desired.
 - Everything else (``get``, ``list``, the server-side dry-runs and writes) goes to the cluster:
   the desired objects are read fresh, so a comparison right after a sync never sees an object
-  older than the sync's own write. The cache can lag the cluster by a watch event; the
-  comparer therefore reads an extraneous object again before reporting it (see
-  ``reconciler.compare``), so a just-pruned object is never offered for pruning twice.
+  older than the sync's own write. The cache can lag the cluster by a watch event, so each
+  object answered from it is read again (one gone, or no longer the app's, is left out): a
+  just-pruned object is never offered for pruning twice. The comparer passes its desired keys
+  in ``exclude``, so these reads are of the few objects that have left Git.
 
 The sync engine keeps the full scan (``reconciler.sync_inventory``): pruning decides on it.
 
@@ -33,6 +34,7 @@ from reconciler.cluster_protocol import ClusterProtocol, Objects, PropagationPol
 from reconciler.cluster_scope import scope_of
 from reconciler.livecache import LiveCache
 from reconciler.model import ResourceKey
+from reconciler.tracking import owner_app
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,7 @@ class CachedReads:
         if scanned and self.cache.synced():
             with self._lock:
                 self.cached_answers += 1
-            return self.cache.objects_of(app, exclude)
+            return self._confirmed(app, self.cache.objects_of(app, exclude))
         found = self.cluster.list_tracked(app)  # everything: the kinds to watch come from it
         kinds = {(key.group, key.kind) for key in (ResourceKey.of(obj) for obj in found)}
         try:
@@ -68,6 +70,17 @@ class CachedReads:
             self.full_scans += 1
         log.debug("app %s: full scan found %d tracked object(s)", app, len(found))
         return [obj for obj in found if ResourceKey.of(obj) not in exclude]
+
+    def _confirmed(self, app: str, cached: Objects) -> Objects:
+        """``cached`` as the cluster has them now: each read again, and one that is gone or
+        no longer tracked by ``app`` left out."""
+        confirmed: Objects = []
+        for obj in cached:
+            key = ResourceKey.of(obj)
+            fresh = self.cluster.get(key, str(obj.get("apiVersion") or "") or None)
+            if fresh is not None and owner_app(fresh, key) == app:
+                confirmed.append(fresh)
+        return confirmed
 
     # -- the rest goes to the cluster ------------------------------------------------------
 

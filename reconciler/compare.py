@@ -364,12 +364,6 @@ class _Comparer:
             if key in seen or owner_app(live, key) != self.app.name or is_hook(live):
                 continue
             seen.add(key)
-            # Read it again: the list may come from a watch cache a step behind the cluster,
-            # and an object just pruned must not be offered for pruning twice.
-            fresh = self.cluster.get(key, str(live.get("apiVersion") or "") or None)
-            if fresh is None or owner_app(fresh, key) != self.app.name:
-                continue
-            live = fresh
             options = annotation_options(live, COMPARE_OPTIONS_ANNOTATION)
             result = diffing.diff(None, live, key=key)
             results.append(

@@ -42,15 +42,17 @@ class CountingCluster(Cluster):
         return super().list_tracked(app, exclude)
 
 
-class StaleList(CachedReads):
-    """CachedReads whose cache is one watch event behind: it still lists ``ghost``."""
+class StaleCache(LiveCache):
+    """A live cache one watch event behind the cluster: it still holds ``ghost``."""
 
-    def __init__(self, cluster: Cluster, cache: LiveCache, ghost: dict[str, Any]) -> None:
-        super().__init__(cluster, cache)
+    def __init__(self, source: ClusterWatch, ghost: dict[str, Any]) -> None:
+        super().__init__(source)
         self.ghost = ghost
 
-    def list_tracked(self, app: str, exclude: Collection[ResourceKey] = frozenset()) -> Objects:
-        return [*super().list_tracked(app, exclude), self.ghost]
+    def objects_of(
+        self, app: str, exclude: Collection[ResourceKey] = frozenset()
+    ) -> list[dict[str, Any]]:
+        return [*super().objects_of(app, exclude), self.ghost]
 
 
 @pytest.fixture
@@ -133,18 +135,29 @@ def test_one_full_scan_then_the_cache_answers_and_follows_new_objects(
 
 
 def test_compare_over_the_cache_offers_only_what_still_exists_for_pruning(
-    cluster: CountingCluster, cache: LiveCache
+    cluster: CountingCluster,
 ) -> None:
     desired = tracked("ConfigMap", "settings")
     cluster.apply(desired)
     cluster.apply(tracked("ConfigMap", "old"))
-    reads = StaleList(cluster, cache, tracked("ConfigMap", "pruned-a-moment-ago"))
+    source = ClusterWatch(cluster)
+    stale = StaleCache(source, tracked("ConfigMap", "pruned-a-moment-ago"))
+    try:
+        reads = CachedReads(cluster, stale)
+        compare(application(), [desired], reads)  # the full scan, which starts the watches
+        assert stale.wait_synced(5)
 
-    result = compare(application(), [desired], reads)
-    assert [str(r.key) for r in result.resources if r.requires_pruning] == ["ConfigMap/default/old"]
-    assert result.sync_status == OUT_OF_SYNC
+        result = compare(application(), [desired], reads)
+        assert reads.cached_answers == 1  # answered from the cache, ghost included
+        assert [str(r.key) for r in result.resources if r.requires_pruning] == [
+            "ConfigMap/default/old"
+        ]
+        assert result.sync_status == OUT_OF_SYNC
 
-    assert cluster.delete(ResourceKey("", "ConfigMap", NS, "old"))
-    result = compare(application(), [desired], reads)
-    assert not [r for r in result.resources if r.requires_pruning]
-    assert result.sync_status == SYNCED
+        assert cluster.delete(ResourceKey("", "ConfigMap", NS, "old"))
+        result = compare(application(), [desired], reads)  # at once: the cache may lag
+        assert not [r for r in result.resources if r.requires_pruning]
+        assert result.sync_status == SYNCED
+    finally:
+        stale.stop()
+        source.close()
