@@ -61,7 +61,35 @@ def bot_settings(
     )
 
 
-class BotUnderTest:
+class _ChannelView:
+    """What a bot under test posted, read from the sandbox ``slack``: the answers to a
+    command's response_url and a channel's messages (HTTP and Socket Mode alike)."""
+
+    slack: SlackSandbox
+
+    def answers(
+        self, reply: BotReply | SocketReply, count: int = 1, timeout: float = 5.0
+    ) -> list[str]:
+        """The texts (text + every block's text) the bot posted to the reply's response_url,
+        once there are ``count`` of them."""
+        self.slack.wait_until(
+            lambda: len(self.slack.responses(reply.response_url)) >= count,
+            timeout=timeout,
+            what=f"{count} answer(s) to the command",
+        )
+        return [rendered(r["body"]) for r in self.slack.responses(reply.response_url)]
+
+    def messages(self, channel: str = "C0DEPLOYS") -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.slack.messages(channel)["messages"]
+        return found
+
+    def wait_messages(self, channel: str, count: int, timeout: float = 5.0) -> None:
+        self.slack.wait_until(
+            lambda: len(self.messages(channel)) >= count, timeout=timeout, what="messages"
+        )
+
+
+class BotUnderTest(_ChannelView):
     """``create_app`` served by ``reconciler.http`` (waitress) at /slack/events, its Web API
     client pointed at ``slack``. ``url`` is what the sandbox posts commands and clicks to."""
 
@@ -105,25 +133,6 @@ class BotUnderTest:
         assert reply.status == 200, (reply.status, reply.text)
         return reply
 
-    def answers(self, reply: BotReply, count: int = 1, timeout: float = 5.0) -> list[str]:
-        """The texts (text + every block's text) the bot posted to the reply's response_url,
-        once there are ``count`` of them."""
-        self.slack.wait_until(
-            lambda: len(self.slack.responses(reply.response_url)) >= count,
-            timeout=timeout,
-            what=f"{count} answer(s) to the command",
-        )
-        return [rendered(r["body"]) for r in self.slack.responses(reply.response_url)]
-
-    def messages(self, channel: str = "C0DEPLOYS") -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = self.slack.messages(channel)["messages"]
-        return found
-
-    def wait_messages(self, channel: str, count: int, timeout: float = 5.0) -> None:
-        self.slack.wait_until(
-            lambda: len(self.messages(channel)) >= count, timeout=timeout, what="messages"
-        )
-
 
 def rendered(doc: Mapping[str, Any] | None) -> str:
     """Everything a message shows: its text and the text of every block, element and field."""
@@ -166,7 +175,7 @@ def socket_settings(rbac: RbacSettings = RBAC, *, app_token: str = APP_TOKEN) ->
     )
 
 
-class SocketBotUnderTest:
+class SocketBotUnderTest(_ChannelView):
     """``create_app`` connected to ``slack`` over Socket Mode by ``bot.socket``'s
     ``start_socket_mode`` (slack_bolt's SocketModeHandler over slack_sdk's websocket-client
     adapter); the sandbox needs ``app_token=APP_TOKEN``. Commands and clicks go over the
@@ -212,21 +221,3 @@ class SocketBotUnderTest:
         reply = self.slack.socket.click_button(channel, ts, action_id, **kwargs)
         assert reply.on_time, reply
         return reply
-
-    def answers(self, reply: SocketReply, count: int = 1, timeout: float = 5.0) -> list[str]:
-        """The texts the bot posted to the reply's response_url, once there are ``count``."""
-        self.slack.wait_until(
-            lambda: len(self.slack.responses(reply.response_url)) >= count,
-            timeout=timeout,
-            what=f"{count} answer(s) to the command",
-        )
-        return [rendered(r["body"]) for r in self.slack.responses(reply.response_url)]
-
-    def messages(self, channel: str = "C0DEPLOYS") -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = self.slack.messages(channel)["messages"]
-        return found
-
-    def wait_messages(self, channel: str, count: int, timeout: float = 5.0) -> None:
-        self.slack.wait_until(
-            lambda: len(self.messages(channel)) >= count, timeout=timeout, what="messages"
-        )

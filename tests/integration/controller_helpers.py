@@ -22,6 +22,7 @@ from reconciler.config import Config, parse_config
 from reconciler.controller import Controller
 from reconciler.controller_api import ControllerAPI
 from reconciler.events import Event, EventBus
+from reconciler.github import GitHubClient
 from reconciler.livecache import LiveCache
 from reconciler.metrics import Metrics
 from reconciler.source import GitSource
@@ -168,7 +169,10 @@ class Harness:
     """A controller and everything around it; ``restart()`` builds a new one on the same
     state file (the old one stopped first), as a new process would."""
 
-    def __init__(self, kubeconfig: Path, root: Path, config: Config) -> None:
+    def __init__(
+        self, kubeconfig: Path, root: Path, config: Config, github: GitHubClient | None = None
+    ) -> None:
+        self.github = github  # handed to the controller (rollbacks open pull requests)
         self.kubeconfig = kubeconfig
         self.root = root
         self.config = config
@@ -193,6 +197,7 @@ class Harness:
             metrics=self.metrics,
             live_cache=self.live_cache,
             poll_interval=0.05,
+            github=self.github,
         )
 
     def start(self) -> Controller:

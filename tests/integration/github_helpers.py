@@ -4,10 +4,13 @@ must (signature first)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import queue
+import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -93,6 +96,20 @@ class WebhookReceiver(ThreadingHTTPServer):
             payload = verified_payload(*self.next_push(timeout))
             if payload["ref"] == ref and payload["after"] == after:
                 return payload
+
+
+@contextlib.contextmanager
+def serving_webhooks(sandbox: GitHubSandbox) -> Iterator[WebhookReceiver]:
+    """A WebhookReceiver serving on a thread, configured as ``sandbox``'s webhook."""
+    server = WebhookReceiver()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    sandbox.configure_webhook(server.url, SECRET)
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def verified_payload(headers: dict[str, str], body: bytes) -> dict[str, Any]:

@@ -14,14 +14,9 @@ from typing import Any
 import yaml
 from github import Auth, Github
 
-from reconciler.config import Config, parse_config
-from reconciler.controller import Controller
-from reconciler.events import EventBus
+from reconciler.config import parse_config
 from reconciler.github import GitHubClient
-from reconciler.livecache import LiveCache
-from reconciler.metrics import Metrics
 from reconciler.model import ResourceKey
-from reconciler.state import SQLiteStore
 from reconciler.webhooks import parse_push, verify_signature
 from sandbox.github import GitHubSandbox
 from tests.integration.controller_helpers import Harness, app_yaml, config_text, deployment
@@ -49,34 +44,6 @@ def rev_parse(bare: Path, rev: str) -> str:
         ["git", "-C", str(bare), "rev-parse", rev], check=True, capture_output=True, text=True
     )
     return done.stdout.strip()
-
-
-class GitHubHarness(Harness):
-    """The controller harness with a GitHub client (throttle off) handed to the controller."""
-
-    def __init__(
-        self, kubeconfig: Path, root: Path, config: Config, github: GitHubClient | None
-    ) -> None:
-        self.github = github
-        super().__init__(kubeconfig, root, config)
-
-    def _build(self) -> Controller:
-        self.events = EventBus()
-        self.events.subscribe(self.recorder, "recorder")
-        self.store = SQLiteStore(self.config.settings.controller.state_path)
-        self.live_cache = LiveCache(self.watch_source, backoff_initial=0.05, backoff_max=0.5)
-        self.metrics = Metrics()
-        return Controller(
-            self.config,
-            cluster=self.cluster,
-            git=self.git,
-            store=self.store,
-            events=self.events,
-            metrics=self.metrics,
-            live_cache=self.live_cache,
-            poll_interval=0.05,
-            github=self.github,
-        )
 
 
 class World:
@@ -127,7 +94,7 @@ class World:
                 seconds_between_requests=None,
                 seconds_between_writes=None,
             )
-        self.harness = GitHubHarness(kubeconfig, root, self.config, client)
+        self.harness = Harness(kubeconfig, root, self.config, client)
         self.controller = self.harness.start()
         self.harness.wait_synced("web", self.target, timeout=20)
 

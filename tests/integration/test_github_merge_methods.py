@@ -8,7 +8,6 @@ committer, and which parent each new commit gets, are all visible."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -22,10 +21,10 @@ from github.Repository import Repository as GhRepository
 from sandbox.github import GitHubSandbox
 from tests.integration.github_helpers import (
     ACTOR,
-    SECRET,
     WebhookReceiver,
     client,
     push_change,
+    serving_webhooks,
 )
 
 OWNER, NAME = "acme", "manifests"
@@ -46,13 +45,8 @@ def sandbox(tmp_path: Path) -> Iterator[GitHubSandbox]:
 
 @pytest.fixture
 def receiver(sandbox: GitHubSandbox) -> Iterator[WebhookReceiver]:
-    server = WebhookReceiver()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    sandbox.configure_webhook(server.url, SECRET)
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving_webhooks(sandbox) as server:
+        yield server
 
 
 @pytest.fixture

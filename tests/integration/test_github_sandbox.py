@@ -4,7 +4,6 @@ the bare repositories checked through GitPython."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -18,9 +17,9 @@ from github.Repository import Repository as GhRepository
 
 from sandbox.github import GitHubSandbox
 from tests.integration.github_helpers import (
-    SECRET,
     WebhookReceiver,
     push_change,
+    serving_webhooks,
     verified_payload,
 )
 from tests.integration.github_helpers import client as github_client
@@ -60,13 +59,8 @@ def clone(sandbox: GitHubSandbox, tmp_path: Path) -> git.Repo:
 
 @pytest.fixture
 def receiver(sandbox: GitHubSandbox) -> Iterator[WebhookReceiver]:
-    server = WebhookReceiver()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    sandbox.configure_webhook(server.url, SECRET)
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving_webhooks(sandbox) as server:
+        yield server
 
 
 # -- users, repositories, refs -----------------------------------------------------------
