@@ -59,17 +59,18 @@ class CachedReads:
                 self.cached_answers += 1
             return self._confirmed(app, self.cache.objects_of(app, exclude))
         found = self.cluster.list_tracked(app)  # everything: the kinds to watch come from it
-        kinds = {(key.group, key.kind) for key in (ResourceKey.of(obj) for obj in found)}
+        keyed = [(ResourceKey.of(obj), obj) for obj in found]
+        wanted = [obj for key, obj in keyed if key not in exclude]
         try:
-            for group, kind in sorted(kinds - self.cache.kinds()):
+            for group, kind in sorted({(k.group, k.kind) for k, _ in keyed} - self.cache.kinds()):
                 self.cache.watch(group, kind)
         except RuntimeError:  # the cache was stopped: shutting down, keep scanning
-            return [obj for obj in found if ResourceKey.of(obj) not in exclude]
+            return wanted
         with self._lock:
             self._scanned.add(app)
             self.full_scans += 1
         log.debug("app %s: full scan found %d tracked object(s)", app, len(found))
-        return [obj for obj in found if ResourceKey.of(obj) not in exclude]
+        return wanted
 
     def _confirmed(self, app: str, cached: Objects) -> Objects:
         """``cached`` as the cluster has them now: each read again, and one that is gone or
